@@ -1,0 +1,5 @@
+import sys
+
+from hexai_nvim.cli import main
+
+sys.exit(main())

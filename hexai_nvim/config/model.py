@@ -1,0 +1,159 @@
+"""Typed, immutable values produced by the config loader.
+
+Everything a later layer (providers, engine, surfaces, host, CLI) needs from the
+configuration arrives as one :class:`Config`. Nothing here does I/O.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from types import MappingProxyType
+from typing import Any
+
+#: The surfaces that take a list of entries. hexai's ``chat`` and ``cli`` are
+#: aliases of ``ask``.
+SURFACES: tuple[str, ...] = ("completion", "ask", "code_action")
+SURFACE_ALIASES: Mapping[str, str] = MappingProxyType({"chat": "ask", "cli": "ask"})
+
+#: Wire formats a provider can speak.
+PROVIDER_KINDS: tuple[str, ...] = (
+    "openai",
+    "openai-compatible",
+    "openrouter",
+    "anthropic",
+    "ollama",
+)
+
+#: Providers configured by hexai's own sections (``[openai]``, ``[ollama]`` ...).
+BUILTIN_PROVIDERS: tuple[str, ...] = ("openai", "openrouter", "anthropic", "ollama")
+
+#: Where a value came from, lowest precedence first.
+LAYERS: tuple[str, ...] = ("default", "global", "project", "env", "editor")
+
+
+@dataclass(frozen=True)
+class ProviderSpec:
+    """One provider: a built-in one (``openai`` ...) or a ``[providers.NAME]`` one."""
+
+    name: str
+    kind: str
+    base_url: str
+    #: The model used when an entry names none ("" when the provider has no default).
+    default_model: str = ""
+    temperature: float | None = None
+    #: Environment variables tried in order for the API key.
+    api_key_env: tuple[str, ...] = ()
+    #: A shell command whose stdout is the API key (run once, cached).
+    api_key_cmd: str | None = None
+    headers: Mapping[str, str] = field(default_factory=lambda: MappingProxyType({}))
+    max_concurrency: int | None = None
+    timeout_ms: int | None = None
+    stream: bool = True
+
+
+@dataclass(frozen=True)
+class Entry:
+    """One ``provider:model`` pair of a surface, fully resolved."""
+
+    surface: str
+    #: Position in the surface's list (0 is the primary).
+    index: int
+    provider: ProviderSpec
+    model: str
+    temperature: float
+    label: str
+    max_tokens: int
+    #: Total deadline for one request of this entry.
+    timeout_ms: int
+    stream: bool
+
+    @property
+    def key(self) -> str:
+        """``provider:model``: the identity used in stats and default labels."""
+        return f"{self.provider.name}:{self.model}"
+
+
+@dataclass(frozen=True)
+class General:
+    max_tokens: int = 4000
+    max_context_tokens: int = 4000
+    request_timeout: float = 600.0
+    context_mode: str = "always-full"
+    context_window_lines: int = 120
+    coding_temperature: float = 0.2
+
+
+@dataclass(frozen=True)
+class CompletionSettings:
+    debounce_ms: int = 800
+    throttle_ms: int = 0
+    manual_invoke_min_prefix: int = 0
+    wait_all: bool = True
+    trigger_characters: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class EngineSettings:
+    """Ours (beyond hexai): limits of the fan-out engine."""
+
+    max_concurrency: int = 8
+    connect_timeout_ms: int = 5000
+    first_token_timeout_ms: int = 0  # 0: no separate first-token deadline
+    retries: int = 2
+
+
+@dataclass(frozen=True)
+class Config:
+    general: General
+    completion: CompletionSettings
+    engine: EngineSettings
+    #: Every provider an entry may name, built-in and named, by name.
+    providers: Mapping[str, ProviderSpec]
+    #: Entries per surface, in config order.
+    models: Mapping[str, tuple[Entry, ...]]
+    default_provider: str = "openai"
+    stats_window_minutes: int = 60
+    #: ``[prompts.*]`` tables as read (templates with ``{{...}}`` placeholders).
+    prompts: Mapping[str, Any] = field(default_factory=lambda: MappingProxyType({}))
+    #: ``[ui]`` table as read (editor-only options; the Lua side interprets them).
+    ui: Mapping[str, Any] = field(default_factory=lambda: MappingProxyType({}))
+    #: Dotted key -> layer the effective value came from.
+    sources: Mapping[str, str] = field(default_factory=lambda: MappingProxyType({}))
+    #: Files read, in precedence order.
+    files: tuple[str, ...] = ()
+    #: Problems that did not stop loading (unknown keys, ignored entries).
+    warnings: tuple[str, ...] = ()
+
+    def entries(self, surface: str) -> tuple[Entry, ...]:
+        """The entries of ``surface`` (aliases accepted), in config order."""
+        return self.models.get(SURFACE_ALIASES.get(surface, surface), ())
+
+
+@dataclass(frozen=True)
+class Problem:
+    """One thing wrong with the configuration."""
+
+    path: str  # dotted key path, e.g. "models.completion[1].provider"
+    message: str
+    file: str | None = None
+    line: int | None = None
+    column: int | None = None
+
+    def __str__(self) -> str:
+        where = self.file or ""
+        if self.line is not None:
+            where += f":{self.line}"
+            if self.column is not None:
+                where += f":{self.column}"
+        prefix = f"{where}: " if where else ""
+        path = f"{self.path}: " if self.path else ""
+        return f"{prefix}{path}{self.message}"
+
+
+class ConfigError(Exception):
+    """The configuration could not be loaded. Carries every problem found."""
+
+    def __init__(self, problems: list[Problem] | tuple[Problem, ...]) -> None:
+        self.problems: tuple[Problem, ...] = tuple(problems)
+        super().__init__("\n".join(str(p) for p in self.problems) or "invalid configuration")

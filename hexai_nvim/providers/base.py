@@ -1,0 +1,131 @@
+"""The small interface every provider client implements, and the values it speaks.
+
+A provider knows one wire format and nothing of the UI: it turns a
+:class:`Request` into HTTP, and the HTTP answer into a stream of
+:class:`ProviderEvent` values. Failures are raised as :class:`ProviderError`
+with a :class:`ErrorKind` the UI can label.
+"""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, field
+
+
+class ErrorKind(str, enum.Enum):
+    AUTH = "auth"
+    NOT_FOUND = "not_found"
+    RATE_LIMITED = "rate_limited"
+    SERVER = "server"
+    TIMEOUT = "timeout"
+    UNREACHABLE = "unreachable"
+    BAD_RESPONSE = "bad_response"
+    CANCELLED = "cancelled"
+    CONFIG = "config"  # e.g. no API key found for a provider that needs one
+
+
+class ProviderError(Exception):
+    """A failed request. ``message`` is safe to show: it never holds key material."""
+
+    def __init__(
+        self,
+        kind: ErrorKind,
+        message: str,
+        *,
+        status: int | None = None,
+        retry_after: float | None = None,
+    ) -> None:
+        super().__init__(f"{kind.value}: {message}")
+        self.kind = kind
+        self.message = message
+        self.status = status
+        self.retry_after = retry_after
+
+
+@dataclass(frozen=True)
+class Message:
+    role: str  # "system" | "user" | "assistant"
+    content: str
+
+
+@dataclass(frozen=True)
+class FimPrompt:
+    """Fill-in-the-middle text, used where the wire format supports it."""
+
+    prefix: str
+    suffix: str
+
+
+@dataclass(frozen=True)
+class Request:
+    """What to ask, independent of the wire format.
+
+    A ``system`` message (if any) comes first in ``messages``; formats that keep
+    it elsewhere (Anthropic's top-level ``system``) move it there.
+    """
+
+    messages: tuple[Message, ...]
+    max_tokens: int | None = None
+    temperature: float | None = None
+    stop: tuple[str, ...] = ()
+    #: Set by the completion surface; providers that support FIM use it
+    #: instead of ``messages`` (Ollama ``/api/generate`` with ``suffix``).
+    fim: FimPrompt | None = None
+
+
+@dataclass(frozen=True)
+class TextDelta:
+    text: str
+
+
+@dataclass(frozen=True)
+class UsageReport:
+    input_tokens: int | None = None
+    output_tokens: int | None = None
+
+
+@dataclass(frozen=True)
+class Finish:
+    reason: str | None = None
+
+
+ProviderEvent = TextDelta | UsageReport | Finish
+
+
+@dataclass
+class Transfer:
+    """Byte counters a provider updates while it talks to the server."""
+
+    bytes_sent: int = 0
+    bytes_received: int = 0
+    status: int | None = None
+
+
+@dataclass(frozen=True)
+class Call:
+    """One request of one entry, as handed to a provider."""
+
+    model: str
+    request: Request
+    stream: bool = True
+    api_key: str | None = None
+    #: Deadline for establishing the TCP connection (aiohttp ``sock_connect``).
+    connect_timeout_s: float = 5.0
+    transfer: Transfer = field(default_factory=Transfer)
+
+
+class Provider:
+    """Base class of the wire-format clients (one module each)."""
+
+    #: The ``kind`` values of :data:`hexai_nvim.config.model.PROVIDER_KINDS` served.
+    kinds: tuple[str, ...] = ()
+    #: Whether a missing API key is an error before any request is made.
+    requires_key: bool = True
+
+    def stream(self, call: Call) -> AsyncIterator[ProviderEvent]:
+        """Yield events as they arrive. Raise :class:`ProviderError` on failure.
+
+        Cancelling the consuming task closes the HTTP connection.
+        """
+        raise NotImplementedError
