@@ -1,0 +1,186 @@
+"""State shared by every surface inside the Neovim host.
+
+One :class:`Runtime` per host process. It owns the last good configuration,
+the engine (created on first use, so aiohttp is imported only when a request
+is made), the bridge back to Lua, and the host's logging.
+
+Rules every surface follows (see NEOVIM-NOTES):
+- handlers run in pynvim greenlets; network work goes to :meth:`Runtime.spawn`;
+- coroutines never make blocking API calls: they talk to Lua through
+  :meth:`Runtime.lua`, which sends asynchronous ``exec_lua`` notifications;
+- a failure reaches the person once, through ``vim.notify``, never as a
+  traceback.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+from collections.abc import Coroutine, Mapping
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from hexai_nvim.config import ConfigError, default_config, format_reload_diff, load_config
+from hexai_nvim.config.model import Config
+
+if TYPE_CHECKING:
+    from hexai_nvim.engine import Engine
+
+log = logging.getLogger("hexai_nvim.host")
+
+# vim.log.levels
+DEBUG, INFO, WARN, ERROR = 1, 2, 3, 4
+
+
+@dataclass(frozen=True)
+class ReloadOutcome:
+    ok: bool
+    #: On success hexai's diff summary; on failure the problems, one per line.
+    message: str
+
+
+class Runtime:
+    def __init__(self, nvim: Any) -> None:
+        self.nvim = nvim
+        self.config: Config = default_config()
+        #: Problems of the last failed load, if the running config is older.
+        self.config_error: ConfigError | None = None
+        self.config_path: str | None = None
+        self.cwd: str | None = None
+        self.editor: Mapping[str, Any] = {}
+        self.set_up = False
+        self._engine: Engine | None = None
+        self._notified: set[str] = set()
+        self._tasks: set[asyncio.Task[Any]] = set()
+
+    # -- configuration --------------------------------------------------------
+
+    def setup(self, payload: Mapping[str, Any]) -> None:
+        """First call from Lua: where to log, which config, editor overrides."""
+        log_file = payload.get("log_file")
+        if isinstance(log_file, str) and log_file:
+            _log_to(log_file, payload.get("log_level", "INFO"))
+        self.config_path = payload.get("config_path") or None
+        self.cwd = payload.get("cwd") or None
+        editor = payload.get("config")
+        self.editor = editor if isinstance(editor, Mapping) else {}
+        self.set_up = True
+        try:
+            self._apply(self._load())
+        except ConfigError as exc:
+            self.config_error = exc
+            log.warning("config invalid, using defaults: %s", exc)
+            self.notify(_problems_text("hexai: the configuration has problems", exc), ERROR)
+        self.push_settings()
+
+    def _load(self) -> Config:
+        return load_config(self.config_path, cwd=self.cwd, editor=self.editor)
+
+    def _apply(self, config: Config) -> None:
+        self.config = config
+        self.config_error = None
+        if self._engine is not None:
+            self._engine.update_config(config)
+        for warning in config.warnings:
+            self.notify(f"hexai: {warning}", WARN, once=f"warn:{warning}")
+
+    def reload(self) -> ReloadOutcome:
+        """Re-read the configuration; on failure keep the last good one running."""
+        old = self.config
+        try:
+            new = self._load()
+        except ConfigError as exc:
+            self.config_error = exc
+            log.warning("reload failed, keeping the last good config: %s", exc)
+            return ReloadOutcome(False, _problems_text("hexai: config not reloaded", exc))
+        self._apply(new)
+        self.push_settings()
+        return ReloadOutcome(True, format_reload_diff(old, new))
+
+    def push_settings(self) -> None:
+        """Send the options the Lua side needs (debounce, triggers, layouts)."""
+        c = self.config
+        settings = {
+            "debounce_ms": c.completion.debounce_ms,
+            "throttle_ms": c.completion.throttle_ms,
+            "manual_invoke_min_prefix": c.completion.manual_invoke_min_prefix,
+            "trigger_characters": list(c.completion.trigger_characters),
+            "wait_all": c.completion.wait_all,
+            "ui": dict(c.ui),
+            "entries": {
+                surface: [e.label for e in entries] for surface, entries in c.models.items()
+            },
+        }
+        self.lua("hexai", "on_settings", settings)
+
+    # -- engine ----------------------------------------------------------------
+
+    @property
+    def engine(self) -> Engine:
+        if self._engine is None:
+            from hexai_nvim.engine import Engine
+
+            self._engine = Engine(self.config)
+        return self._engine
+
+    # -- talking to Lua --------------------------------------------------------
+
+    def lua(self, module: str, function: str, *args: Any) -> None:
+        """Call ``require(module)[function](...)`` without waiting (safe in coroutines)."""
+        code = f"return require({module!r})[{function!r}](...)"
+        try:
+            self.nvim.exec_lua(code, *args, async_=True)
+        except Exception:  # the channel is gone: Neovim is exiting
+            log.debug("exec_lua %s.%s failed", module, function, exc_info=True)
+
+    def notify(self, message: str, level: int = INFO, *, once: str | None = None) -> None:
+        """``vim.notify`` a message; with ``once``, only the first time for that key."""
+        if once is not None:
+            if once in self._notified:
+                return
+            self._notified.add(once)
+        self.lua("hexai", "notify", message, level)
+
+    # -- tasks -----------------------------------------------------------------
+
+    def spawn(self, coro: Coroutine[Any, Any, Any], *, what: str) -> asyncio.Task[Any]:
+        """Run ``coro`` on the host loop; an unexpected exception is logged and shown once."""
+        task: asyncio.Task[Any] = self.nvim.loop.create_task(self._guard(coro, what))
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+        return task
+
+    async def _guard(self, coro: Coroutine[Any, Any, Any], what: str) -> Any:
+        try:
+            return await coro
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:
+            log.exception("%s failed", what)
+            self.notify(f"hexai: {what} failed: {type(exc).__name__}: {exc}", ERROR, once=what)
+            return None
+
+
+def _problems_text(headline: str, exc: ConfigError) -> str:
+    return headline + ":\n" + "\n".join(f"  {p}" for p in exc.problems)
+
+
+_log_handler: logging.Handler | None = None
+
+
+def _log_to(path: str, level: Any) -> None:
+    """Send the ``hexai_nvim`` loggers to ``path`` (stdpath('log')/hexai.log)."""
+    global _log_handler
+    logger = logging.getLogger("hexai_nvim")
+    if _log_handler is not None:
+        logger.removeHandler(_log_handler)
+    try:
+        os.makedirs(os.path.dirname(path) or ".", exist_ok=True)
+        handler: logging.Handler = logging.FileHandler(path, encoding="utf-8")
+    except OSError:
+        return
+    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    logger.addHandler(handler)
+    logger.setLevel(level if isinstance(level, int) else str(level).upper())
+    _log_handler = handler

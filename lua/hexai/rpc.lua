@@ -1,0 +1,70 @@
+--- hexai.rpc: the only door from Lua to the Python host.
+---
+--- Every call goes through `HexaiNotify` (Neovim never waits) or, for quick
+--- answers, `HexaiRequest`. The first call of a session sends "setup" with the
+--- editor overrides, so the host (and aiohttp) start only when first needed.
+local M = {}
+local H = { setup_sent = false, missing_reported = false }
+
+--- Forget that setup was sent (after `require('hexai').setup()` ran again).
+function M.reset()
+  H.setup_sent = false
+end
+
+function H.setup_payload()
+  local opts = require('hexai').options or {}
+  return {
+    config = (opts.config and next(opts.config)) and opts.config or vim.empty_dict(),
+    config_path = opts.config_path,
+    cwd = vim.fn.getcwd(),
+    log_file = vim.fn.stdpath('log') .. '/hexai.log',
+    log_level = opts.log_level or 'INFO',
+  }
+end
+
+function H.call(fn, method, payload)
+  if payload == nil or (type(payload) == 'table' and next(payload) == nil) then
+    payload = vim.empty_dict()
+  end
+  local ok, res = pcall(vim.fn[fn], method, payload)
+  if not ok then
+    if not H.missing_reported then
+      H.missing_reported = true
+      vim.notify(
+        'hexai: the Python host is not available (' .. tostring(res) .. ').\n'
+          .. 'Install the package (pip install hexai-nvim) and run :UpdateRemotePlugins.',
+        vim.log.levels.ERROR
+      )
+    end
+    return false, res
+  end
+  return true, res
+end
+
+function H.ensure_setup()
+  if H.setup_sent then return true end
+  local ok = H.call('HexaiNotify', 'setup', H.setup_payload())
+  H.setup_sent = ok
+  return ok
+end
+
+--- Send `method` with `payload` to the host without waiting.
+---@return boolean sent
+function M.notify(method, payload)
+  if not H.ensure_setup() then return false end
+  return (H.call('HexaiNotify', method, payload))
+end
+
+--- Ask the host and wait for the answer. Use only for quick, local answers.
+---@return any value, string|nil error
+function M.request(method, payload)
+  if not H.ensure_setup() then return nil, 'host unavailable' end
+  local ok, res = H.call('HexaiRequest', method, payload)
+  if not ok then return nil, tostring(res) end
+  if type(res) ~= 'table' or not res.ok then
+    return nil, type(res) == 'table' and res.error or tostring(res)
+  end
+  return res.value, nil
+end
+
+return M
