@@ -1,27 +1,120 @@
 """Fan-out engine: one concurrent request per entry, streamed, timed, labelled.
 
-INTERFACE CONTRACT (implementation pending): the public names below are what
-the surfaces, the host and the CLI use. Keep their shape.
+Every surface (completion, ``:HexaiAsk``, code actions) and ``hexai ask`` go
+through :meth:`Engine.fan_out`; nothing else talks HTTP.
+
+What a caller may rely on:
+
+- ``fan_out()`` starts every entry at once (it needs a running loop) and
+  returns a :class:`FanOut`. Iterate it for events as they happen
+  (:class:`StartEvent`, :class:`ChunkEvent`, then exactly one
+  :class:`DoneEvent` or :class:`ErrorEvent` per entry), or ``await wait()`` for
+  the results in entry order. Neither raises for an entry's failure: a failure
+  is an :class:`ErrorInfo` inside the :class:`EntryResult`.
+- ``index`` in events and results is the position in the ``entries`` handed to
+  ``fan_out()`` (not ``Entry.index``, which is the position in the config).
+- Limits: a provider's ``max_concurrency`` and the global
+  ``[engine] max_concurrency`` queue excess requests; the wait is
+  ``EntryStats.queued_ms``.
+- Deadlines, all per entry:
+  - connect: ``[engine] connect_timeout_ms``, enforced by the provider
+    (``Call.connect_timeout_s``);
+  - first token: ``[engine] first_token_timeout_ms`` (0 = none), counted from
+    the moment the request leaves the queue;
+  - total: ``Entry.timeout_ms``, counted from ``fan_out()`` so that queue time
+    is included and a caller's wait is bounded.
+  On a deadline the text streamed so far is kept, ``truncated`` is true when
+  there was any, and the error kind is ``timeout``. A truncated answer is a
+  failure (``EntryResult.ok`` is false; ``hexai ask`` exits 1) whose text is
+  still shown.
+- Cancelling (``FanOut.cancel()`` for all, ``cancel(i)`` for one) cancels the
+  entry's task, which closes its HTTP connection at once; the result has error
+  kind ``cancelled`` and keeps any text. Leaving an ``async for`` over a
+  fan-out early, cancelling a task blocked in ``wait()``, or leaving
+  ``async with fan_out`` cancels what is still running.
+- 429 and 503 are retried only while no text has been streamed, after the
+  server's ``Retry-After`` (or a short back-off), at most
+  ``[engine] retries`` times and only when the retry can start before the
+  total deadline.
+- API keys are resolved once per provider and cached until
+  :meth:`Engine.update_config`. A provider that needs a key and has none fails
+  with kind ``config`` (naming the environment variables) without sending
+  anything. Keys never appear in results, stats, logs or exceptions: every
+  error message is scrubbed of known key values.
+- Stats: each finished entry is appended to the JSONL store
+  (:mod:`hexai_nvim.stats`), pruned to ``[stats] window_minutes`` now and then
+  in a worker thread.
+
+Logging goes to the ``hexai_nvim.engine`` logger only.
 """
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Callable, Sequence
-from dataclasses import dataclass
+import asyncio
+import contextlib
+import functools
+import logging
+import math
+import os
+import time
+from collections.abc import AsyncIterator, Callable, Mapping, Sequence
+from dataclasses import asdict, dataclass, field
+from types import TracebackType
+from typing import TYPE_CHECKING, Any, Protocol
 
-from hexai_nvim.config.model import Config, Entry
-from hexai_nvim.providers.base import ErrorKind, Request
+from hexai_nvim.config.model import Config, Entry, ProviderSpec
+from hexai_nvim.providers.base import (
+    Call,
+    ErrorKind,
+    Finish,
+    Provider,
+    ProviderError,
+    Request,
+    TextDelta,
+    Transfer,
+    UsageReport,
+)
+
+if TYPE_CHECKING:
+    from hexai_nvim.stats import StatsStore
+
+log = logging.getLogger("hexai_nvim.engine")
+
+#: Rough size of a token for estimates when the server reports no usage.
+CHARS_PER_TOKEN = 4
+#: Back-off before a retry when the server sent no ``Retry-After``.
+DEFAULT_RETRY_DELAY_S = 0.5
+#: Statuses worth retrying (before any text was streamed).
+RETRY_STATUSES = frozenset({429, 503})
+
+
+# ---------------------------------------------------------------------------
+# Values
+# ---------------------------------------------------------------------------
 
 
 @dataclass(frozen=True)
 class ErrorInfo:
+    """Why an entry failed. ``message`` is safe to show (no key material)."""
+
     kind: ErrorKind
     message: str
     status: int | None = None
 
+    def label(self) -> str:
+        """``kind: message`` (with the HTTP status when there is one)."""
+        status = f" (HTTP {self.status})" if self.status is not None else ""
+        return f"{self.kind.value}{status}: {self.message}"
+
 
 @dataclass(frozen=True)
 class EntryStats:
+    """Measurements of one entry. Times in milliseconds.
+
+    ``ttft_ms`` and ``total_ms`` count from the moment the request left the
+    queue (``started_at``); ``queued_ms`` is the wait before that.
+    """
+
     queued_ms: float  # time spent waiting for a concurrency slot
     ttft_ms: float | None
     total_ms: float | None
@@ -33,17 +126,48 @@ class EntryStats:
     status: str  # "ok" | "error" | "truncated" | "cancelled"
     error_kind: str | None = None
     retries: int = 0
+    #: Wall-clock time (epoch seconds) the entry was queued by ``fan_out()``.
+    queued_at: float = 0.0
+    #: Wall-clock time (epoch seconds) its request started, None if it never did.
+    started_at: float | None = None
+    #: Number of non-empty text pieces received.
+    chunks: int = 0
+    #: HTTP status of the last response, if any.
+    http_status: int | None = None
 
     @property
     def tokens_per_s(self) -> float | None:
-        raise NotImplementedError
+        """Output tokens per second of generation.
+
+        Generation time is ``total_ms - ttft_ms`` when the answer came in
+        several pieces (the decode rate), else ``total_ms`` (a whole answer at
+        once). None when there is nothing to divide.
+        """
+        if not self.output_tokens or self.total_ms is None:
+            return None
+        span = self.total_ms
+        if self.chunks > 1 and self.ttft_ms is not None and self.total_ms > self.ttft_ms:
+            span = self.total_ms - self.ttft_ms
+        if span <= 0:
+            return None
+        return self.output_tokens / (span / 1000.0)
 
     def to_dict(self) -> dict[str, object]:
-        raise NotImplementedError
+        """Every field plus ``tokens_per_s``; JSON-serialisable."""
+        data: dict[str, object] = asdict(self)
+        rate = self.tokens_per_s
+        data["tokens_per_s"] = None if rate is None else round(rate, 2)
+        for name in ("queued_ms", "ttft_ms", "total_ms"):
+            value = data[name]
+            if isinstance(value, float):
+                data[name] = round(value, 3)
+        return data
 
 
 @dataclass(frozen=True)
 class EntryResult:
+    """The outcome of one entry. ``text`` is kept even when it failed."""
+
     index: int
     entry: Entry
     text: str
@@ -89,36 +213,652 @@ Event = StartEvent | ChunkEvent | DoneEvent | ErrorEvent
 
 RequestFor = Request | Callable[[Entry], Request]
 
+#: Builds the client of one provider; the default uses ``make_provider`` with
+#: the engine's shared HTTP pool. Tests inject fakes here.
+ProviderFactory = Callable[[ProviderSpec], Provider]
+
+
+class _KeyInfoLike(Protocol):
+    @property
+    def value(self) -> str | None: ...
+
+
+#: Finds a provider's API key; the default is
+#: :func:`hexai_nvim.config.keys.resolve_api_key`.
+KeyResolver = Callable[[ProviderSpec, Mapping[str, str]], _KeyInfoLike]
+
+
+# ---------------------------------------------------------------------------
+# Per-entry bookkeeping
+# ---------------------------------------------------------------------------
+
+
+@dataclass(eq=False)
+class _Run:
+    """Mutable state of one entry while it runs (private)."""
+
+    index: int
+    entry: Entry
+    queued_mono: float
+    queued_wall: float
+    task: asyncio.Task[None] | None = None
+    request: Request | None = None
+    started_mono: float | None = None
+    started_wall: float | None = None
+    first_token_mono: float | None = None
+    parts: list[str] = field(default_factory=list)
+    chunks: int = 0
+    usage_in: int | None = None
+    usage_out: int | None = None
+    bytes_sent: int = 0
+    bytes_received: int = 0
+    http_status: int | None = None
+    retries: int = 0
+    #: Why the task was cancelled by us: "cancelled", "total", "first_token".
+    stop_reason: str | None = None
+    finished: bool = False
+    handles: list[asyncio.TimerHandle] = field(default_factory=list)
+    first_token_handle: asyncio.TimerHandle | None = None
+
+    @property
+    def text(self) -> str:
+        return "".join(self.parts)
+
+
+def _estimate_tokens(chars: int) -> int:
+    return math.ceil(chars / CHARS_PER_TOKEN)
+
+
+def _request_chars(request: Request) -> int:
+    chars = sum(len(m.content) for m in request.messages)
+    if request.fim is not None:
+        chars += len(request.fim.prefix) + len(request.fim.suffix)
+    return chars
+
+
+# ---------------------------------------------------------------------------
+# FanOut
+# ---------------------------------------------------------------------------
+
 
 class FanOut:
-    """A running fan-out. Tasks start when it is created; iterate to follow them."""
+    """A running fan-out. Tasks start when it is created; iterate to follow them.
+
+    One consumer iterates the events (they are queued until read); any number
+    of callers may ``await wait()``. Use ``async with`` to be sure nothing
+    outlives the block.
+    """
 
     entries: tuple[Entry, ...]
 
-    def __aiter__(self) -> AsyncIterator[Event]:
-        raise NotImplementedError
+    def __init__(self, engine: Engine, entries: Sequence[Entry], request: RequestFor) -> None:
+        loop = asyncio.get_running_loop()
+        self.entries = tuple(entries)
+        self._engine = engine
+        self._request = request
+        self._events: asyncio.Queue[Event] = asyncio.Queue()
+        self._results: list[EntryResult | None] = [None] * len(self.entries)
+        now_mono, now_wall = loop.time(), time.time()
+        self._runs = [
+            _Run(index=i, entry=e, queued_mono=now_mono, queued_wall=now_wall)
+            for i, e in enumerate(self.entries)
+        ]
+        for run in self._runs:
+            run.task = loop.create_task(self._run_entry(run))
+        self._tasks: tuple[asyncio.Task[None], ...] = tuple(
+            r.task for r in self._runs if r.task is not None
+        )
+
+    # -- public ---------------------------------------------------------------
+
+    async def __aiter__(self) -> AsyncIterator[Event]:
+        """Events as they happen, until every entry has its final event.
+
+        Leaving the loop early (break, exception, cancellation) cancels the
+        entries still running once the iterator is closed.
+        """
+        finals = 0
+        complete = False
+        try:
+            while finals < len(self._runs):
+                event = await self._events.get()
+                if isinstance(event, (DoneEvent, ErrorEvent)):
+                    finals += 1
+                yield event
+            complete = True
+        finally:
+            if not complete:
+                self.cancel()
 
     def cancel(self, index: int | None = None) -> None:
-        """Cancel one entry (by index) or all; their connections close at once."""
-        raise NotImplementedError
+        """Cancel one entry (by index) or all; their connections close at once.
+
+        Entries already finished are left alone. Raises ``IndexError`` for an
+        index outside ``entries``.
+        """
+        runs = self._runs if index is None else [self._runs[index]]
+        for run in runs:
+            self._stop(run, "cancelled")
 
     async def wait(self) -> list[EntryResult]:
-        """Wait for every entry; results in entry order. Never raises for an entry."""
-        raise NotImplementedError
+        """Wait for every entry; results in entry order. Never raises for an entry.
+
+        If the waiting task is cancelled, the entries still running are
+        cancelled too and ``CancelledError`` propagates.
+        """
+        if self._tasks:
+            try:
+                await asyncio.wait(self._tasks)
+            except asyncio.CancelledError:
+                self.cancel()
+                raise
+        return [r for r in self._results if r is not None]
+
+    @property
+    def done(self) -> bool:
+        """True once every entry has its result."""
+        return all(r is not None for r in self._results)
+
+    def results(self) -> list[EntryResult | None]:
+        """Results so far, in entry order (None for entries still running)."""
+        return list(self._results)
+
+    async def aclose(self) -> None:
+        """Cancel what is still running and wait until every task has ended."""
+        self.cancel()
+        if self._tasks:
+            await asyncio.wait(self._tasks)
+
+    async def __aenter__(self) -> FanOut:
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await self.aclose()
+
+    # -- internals ------------------------------------------------------------
+
+    def _stop(self, run: _Run, reason: str) -> None:
+        """Cancel ``run``'s task, remembering why (first reason wins)."""
+        if run.finished or run.task is None or run.task.done():
+            return
+        if run.stop_reason is None:
+            run.stop_reason = reason
+        run.task.cancel()
+
+    def _push(self, event: Event) -> None:
+        self._events.put_nowait(event)
+
+    def _arm(self, run: _Run, delay_s: float, reason: str) -> asyncio.TimerHandle:
+        loop = asyncio.get_running_loop()
+        handle = loop.call_at(loop.time() + delay_s, self._stop, run, reason)
+        run.handles.append(handle)
+        return handle
+
+    async def _run_entry(self, run: _Run) -> None:
+        engine = self._engine
+        entry = run.entry
+        if entry.timeout_ms and entry.timeout_ms > 0:
+            loop = asyncio.get_running_loop()
+            handle = loop.call_at(
+                run.queued_mono + entry.timeout_ms / 1000.0, self._stop, run, "total"
+            )
+            run.handles.append(handle)
+        foreign_cancel = False
+        try:
+            error = await engine._execute(self, run)
+        except asyncio.CancelledError:
+            if run.stop_reason is None:
+                # Not ours (loop shutdown, an outer cancel): record, then let it through.
+                foreign_cancel = True
+                run.stop_reason = "cancelled"
+            else:
+                # We asked for this cancel and handle it here: undo its count
+                # (Python 3.11+) so the task is not left "cancelling".
+                uncancel = getattr(asyncio.current_task(), "uncancel", None)
+                if uncancel is not None:
+                    uncancel()
+            error = self._stop_error(run)
+        except Exception as exc:  # a bug in a provider must not reach the caller
+            log.error(
+                "entry %s failed unexpectedly: %s",
+                entry.key,
+                engine._scrub(f"{type(exc).__name__}: {exc}"),
+            )
+            error = _error_from_exception(exc, engine._scrub)
+        finally:
+            for handle in run.handles:
+                handle.cancel()
+            run.handles.clear()
+        result = engine._result(run, error)
+        run.finished = True
+        self._results[run.index] = result
+        engine._record(result)
+        if result.error is None:
+            self._push(DoneEvent(run.index, entry, result))
+        else:
+            log.info("entry %s: %s", entry.key, result.error.label())
+            self._push(ErrorEvent(run.index, entry, result))
+        if foreign_cancel:
+            raise asyncio.CancelledError
+
+    def _stop_error(self, run: _Run) -> ErrorInfo:
+        entry = run.entry
+        reason = run.stop_reason
+        if reason == "total":
+            if run.started_mono is None:
+                msg = f"no free slot within the {entry.timeout_ms} ms deadline"
+            elif run.first_token_mono is None:
+                msg = f"no answer within the {entry.timeout_ms} ms deadline"
+            else:
+                msg = f"answer cut at the {entry.timeout_ms} ms deadline"
+            return ErrorInfo(ErrorKind.TIMEOUT, msg)
+        if reason == "first_token":
+            ms = self._engine._config.engine.first_token_timeout_ms
+            return ErrorInfo(ErrorKind.TIMEOUT, f"no first token within {ms} ms")
+        return ErrorInfo(ErrorKind.CANCELLED, "cancelled")
+
+
+def _error_from_exception(exc: BaseException, scrub: Callable[[str], str]) -> ErrorInfo:
+    """Map an exception a provider let through to an error value."""
+    if isinstance(exc, ProviderError):
+        return ErrorInfo(exc.kind, scrub(exc.message), exc.status)
+    if isinstance(exc, (asyncio.TimeoutError, TimeoutError)):
+        return ErrorInfo(ErrorKind.TIMEOUT, "timed out")
+    if isinstance(exc, ConnectionRefusedError):
+        return ErrorInfo(ErrorKind.UNREACHABLE, scrub(str(exc) or "connection refused"))
+    try:
+        import aiohttp
+    except ImportError:  # pragma: no cover - aiohttp is a dependency
+        aiohttp = None  # type: ignore[assignment]
+    if aiohttp is not None:
+        if isinstance(exc, aiohttp.ClientConnectorError):
+            return ErrorInfo(ErrorKind.UNREACHABLE, scrub(str(exc)))
+        if isinstance(exc, (aiohttp.ClientPayloadError, aiohttp.ServerDisconnectedError)):
+            return ErrorInfo(ErrorKind.BAD_RESPONSE, scrub(str(exc) or type(exc).__name__))
+    return ErrorInfo(ErrorKind.BAD_RESPONSE, scrub(f"internal error: {type(exc).__name__}: {exc}"))
+
+
+# ---------------------------------------------------------------------------
+# Engine
+# ---------------------------------------------------------------------------
+
+
+class _Unlimited:
+    """A stand-in for a semaphore when there is no limit."""
+
+    async def __aenter__(self) -> None:
+        return None
+
+    async def __aexit__(self, *exc: object) -> None:
+        return None
+
+
+_UNLIMITED = _Unlimited()
 
 
 class Engine:
-    """Owns the HTTP sessions, concurrency limits, key cache and stats sink."""
+    """Owns the HTTP pool, concurrency limits, key cache and stats sink.
 
-    def __init__(self, config: Config) -> None:
-        raise NotImplementedError
+    ``Engine(config)`` does no I/O and needs no running loop; the HTTP session
+    is created on the first request. Keyword arguments exist for tests and
+    tools:
+
+    - ``env``: where API keys are looked up (default ``os.environ``);
+    - ``stats``: the store finished entries go to; ``None`` (default) opens
+      the default store, ``False`` records nothing;
+    - ``provider_factory``: builds a provider client from its spec;
+    - ``key_resolver``: finds a provider's API key.
+    """
+
+    def __init__(
+        self,
+        config: Config,
+        *,
+        env: Mapping[str, str] | None = None,
+        stats: StatsStore | bool | None = None,
+        provider_factory: ProviderFactory | None = None,
+        key_resolver: KeyResolver | None = None,
+    ) -> None:
+        self._config = config
+        self._env = env
+        self._provider_factory = provider_factory
+        self._key_resolver = key_resolver
+        self._providers: dict[str, tuple[ProviderSpec, Provider]] = {}
+        self._keys: dict[str, str | None] = {}
+        self._key_locks: dict[str, asyncio.Lock] = {}
+        self._limits: dict[tuple[str, int], asyncio.Semaphore] = {}
+        self._http: Any = None  # hexai_nvim.providers.HttpPool, created lazily
+        self._fanouts: set[FanOut] = set()
+        self._background: set[asyncio.Task[Any]] = set()
+        self._closed = False
+        self._stats: StatsStore | None
+        if stats is None or stats is True:
+            from hexai_nvim.stats import StatsStore, default_stats_path
+
+            self._stats = StatsStore(default_stats_path(), config.stats_window_minutes)
+        elif stats is False:
+            self._stats = None
+        else:
+            self._stats = stats
+
+    # -- public ---------------------------------------------------------------
+
+    @property
+    def config(self) -> Config:
+        return self._config
+
+    @property
+    def stats_store(self) -> StatsStore | None:
+        return self._stats
 
     def update_config(self, config: Config) -> None:
-        raise NotImplementedError
+        """Use ``config`` for the next fan-outs; running ones finish as they were.
+
+        Clears the key cache and drops provider clients whose spec changed.
+        """
+        self._config = config
+        self._keys.clear()
+        for name, (spec, _provider) in list(self._providers.items()):
+            if config.providers.get(name) != spec:
+                del self._providers[name]
+        if self._stats is not None:
+            self._stats.window_minutes = config.stats_window_minutes
 
     def fan_out(self, entries: Sequence[Entry], request: RequestFor) -> FanOut:
-        """Start every entry now (must be called with a running loop)."""
-        raise NotImplementedError
+        """Start every entry now (must be called with a running loop).
+
+        ``request`` is one :class:`Request` for all entries or a function
+        building each entry's request (called inside the entry's task; if it
+        raises, that entry fails with kind ``config``).
+        """
+        if self._closed:
+            raise RuntimeError("the engine is closed")
+        fan = FanOut(self, entries, request)
+        self._fanouts.add(fan)
+        forget = functools.partial(self._forget, fan)
+        for task in fan._tasks:
+            task.add_done_callback(forget)
+        return fan
 
     async def close(self) -> None:
-        raise NotImplementedError
+        """Cancel running fan-outs, wait for them, finish stats, close HTTP."""
+        self._closed = True
+        fans = list(self._fanouts)
+        for fan in fans:
+            fan.cancel()
+        for fan in fans:
+            await fan.aclose()
+        self._fanouts.clear()
+        if self._background:
+            await asyncio.gather(*self._background, return_exceptions=True)
+        if self._http is not None:
+            http, self._http = self._http, None
+            await http.close()
+        self._providers.clear()
+
+    # -- pieces used by FanOut -------------------------------------------------
+
+    def _forget(self, fan: FanOut, _task: object = None) -> None:
+        if fan.done:
+            self._fanouts.discard(fan)
+
+    def _scrub(self, text: str) -> str:
+        """Remove any known API key from ``text``."""
+        for key in self._keys.values():
+            if key and len(key) >= 4 and key in text:
+                text = text.replace(key, "[redacted]")
+        return text
+
+    def _provider(self, spec: ProviderSpec) -> Provider:
+        cached = self._providers.get(spec.name)
+        if cached is not None and cached[0] == spec:
+            return cached[1]
+        if self._provider_factory is not None:
+            provider = self._provider_factory(spec)
+        else:
+            from hexai_nvim.providers import HttpPool, make_provider
+
+            if self._http is None:
+                self._http = HttpPool()
+            provider = make_provider(spec, self._http)
+        self._providers[spec.name] = (spec, provider)
+        return provider
+
+    async def _api_key(self, spec: ProviderSpec) -> tuple[str | None, ErrorInfo | None]:
+        """The provider's key (cached), or why it could not be found."""
+        if spec.name in self._keys:
+            return self._keys[spec.name], None
+        lock = self._key_locks.setdefault(spec.name, asyncio.Lock())
+        async with lock:
+            if spec.name in self._keys:
+                return self._keys[spec.name], None
+            resolve = self._key_resolver or _default_key_resolver()
+            env = self._env if self._env is not None else os.environ
+            try:
+                if spec.api_key_cmd:
+                    # The command may take a while: keep the loop free.
+                    info = await asyncio.to_thread(resolve, spec, env)
+                else:
+                    info = resolve(spec, env)
+            except Exception as exc:
+                # Not cached: the next request tries again (the command may be fixed).
+                message = self._scrub(str(exc)) or type(exc).__name__
+                return None, ErrorInfo(
+                    ErrorKind.CONFIG, f"API key for provider {spec.name!r}: {message}"
+                )
+            value = info.value or None
+            self._keys[spec.name] = value
+            return value, None
+
+    def _slot(self, name: str, limit: int | None) -> asyncio.Semaphore | _Unlimited:
+        if limit is None or limit <= 0:
+            return _UNLIMITED
+        key = (name, limit)
+        sem = self._limits.get(key)
+        if sem is None:
+            sem = self._limits[key] = asyncio.Semaphore(limit)
+        return sem
+
+    async def _execute(self, fan: FanOut, run: _Run) -> ErrorInfo | None:
+        """Run one entry to its end; return its error (None when it answered)."""
+        entry = run.entry
+        spec = entry.provider
+        try:
+            provider = self._provider(spec)
+        except Exception as exc:
+            return ErrorInfo(ErrorKind.CONFIG, self._scrub(f"provider {spec.name!r}: {exc}"))
+        key, key_error = await self._api_key(spec)
+        if key_error is not None:
+            return key_error
+        if key is None and provider.requires_key:
+            return ErrorInfo(ErrorKind.CONFIG, _missing_key_message(spec))
+        try:
+            run.request = fan._request if isinstance(fan._request, Request) else fan._request(entry)
+        except Exception as exc:
+            return ErrorInfo(
+                ErrorKind.CONFIG,
+                self._scrub(f"could not build the request: {type(exc).__name__}: {exc}"),
+            )
+        # Provider slot first, then the global one: holding a global slot while
+        # waiting for a busy provider would starve the other providers.
+        settings = self._config.engine
+        async with (
+            self._slot("provider:" + spec.name, spec.max_concurrency),
+            self._slot("global", settings.max_concurrency),
+        ):
+            loop = asyncio.get_running_loop()
+            run.started_mono = loop.time()
+            run.started_wall = time.time()
+            if settings.first_token_timeout_ms > 0:
+                run.first_token_handle = fan._arm(
+                    run, settings.first_token_timeout_ms / 1000.0, "first_token"
+                )
+            fan._push(StartEvent(run.index, entry))
+            return await self._attempts(fan, run, provider, key, run.request)
+
+    async def _attempts(
+        self, fan: FanOut, run: _Run, provider: Provider, key: str | None, request: Request
+    ) -> ErrorInfo | None:
+        settings = self._config.engine
+        loop = asyncio.get_running_loop()
+        entry = run.entry
+        while True:
+            call = Call(
+                model=entry.model,
+                request=request,
+                stream=entry.stream,
+                api_key=key,
+                connect_timeout_s=settings.connect_timeout_ms / 1000.0,
+                transfer=Transfer(),
+            )
+            try:
+                await self._stream(fan, run, provider, call)
+                return None
+            except ProviderError as exc:
+                error = ErrorInfo(exc.kind, self._scrub(exc.message), exc.status)
+                status = exc.status if exc.status is not None else call.transfer.status
+                retryable = (
+                    status in RETRY_STATUSES or exc.kind is ErrorKind.RATE_LIMITED
+                ) and not run.parts
+                if not retryable or run.retries >= settings.retries:
+                    return error
+                delay = exc.retry_after if exc.retry_after is not None else DEFAULT_RETRY_DELAY_S
+                delay = max(0.0, delay)
+                if entry.timeout_ms and entry.timeout_ms > 0:
+                    deadline = run.queued_mono + entry.timeout_ms / 1000.0
+                    if loop.time() + delay >= deadline:
+                        return error
+                run.retries += 1
+                log.info(
+                    "entry %s: %s, retry %d in %.2f s",
+                    entry.key,
+                    error.label(),
+                    run.retries,
+                    delay,
+                )
+                await asyncio.sleep(delay)
+            finally:
+                run.bytes_sent += call.transfer.bytes_sent
+                run.bytes_received += call.transfer.bytes_received
+                if call.transfer.status is not None:
+                    run.http_status = call.transfer.status
+
+    async def _stream(self, fan: FanOut, run: _Run, provider: Provider, call: Call) -> None:
+        events = provider.stream(call)
+        try:
+            async for event in events:
+                if isinstance(event, TextDelta):
+                    if not event.text:
+                        continue
+                    if run.first_token_mono is None:
+                        run.first_token_mono = asyncio.get_running_loop().time()
+                        if run.first_token_handle is not None:
+                            run.first_token_handle.cancel()
+                    run.parts.append(event.text)
+                    run.chunks += 1
+                    fan._push(ChunkEvent(run.index, run.entry, event.text))
+                elif isinstance(event, UsageReport):
+                    if event.input_tokens is not None:
+                        run.usage_in = event.input_tokens
+                    if event.output_tokens is not None:
+                        run.usage_out = event.output_tokens
+                elif isinstance(event, Finish):
+                    pass
+        finally:
+            # Close the provider's generator now (not at garbage collection), so
+            # its HTTP connection goes back or is closed at once.
+            aclose = getattr(events, "aclose", None)
+            if aclose is not None:
+                with contextlib.suppress(Exception):
+                    await aclose()
+
+    def _result(self, run: _Run, error: ErrorInfo | None) -> EntryResult:
+        loop = asyncio.get_running_loop()
+        now = loop.time()
+        text = run.text
+        started = run.started_mono
+        queued_ms = ((started if started is not None else now) - run.queued_mono) * 1000.0
+        ttft_ms = (
+            (run.first_token_mono - started) * 1000.0
+            if started is not None and run.first_token_mono is not None
+            else None
+        )
+        total_ms = (now - started) * 1000.0 if started is not None else None
+        estimated = False
+        input_tokens: int | None = None
+        output_tokens: int | None = None
+        if started is not None and run.request is not None:
+            input_tokens = run.usage_in
+            if input_tokens is None:
+                input_tokens = _estimate_tokens(_request_chars(run.request))
+                estimated = True
+            output_tokens = run.usage_out
+            if output_tokens is None:
+                output_tokens = _estimate_tokens(len(text))
+                estimated = True
+        truncated = error is not None and bool(text)
+        if error is None:
+            status = "ok"
+        elif error.kind is ErrorKind.CANCELLED:
+            status = "cancelled"
+        elif truncated:
+            status = "truncated"
+        else:
+            status = "error"
+        stats = EntryStats(
+            queued_ms=queued_ms,
+            ttft_ms=ttft_ms,
+            total_ms=total_ms,
+            input_tokens=input_tokens,
+            output_tokens=output_tokens,
+            tokens_estimated=estimated,
+            bytes_sent=run.bytes_sent,
+            bytes_received=run.bytes_received,
+            status=status,
+            error_kind=None if error is None else error.kind.value,
+            retries=run.retries,
+            queued_at=run.queued_wall,
+            started_at=run.started_wall,
+            chunks=run.chunks,
+            http_status=run.http_status,
+        )
+        return EntryResult(run.index, run.entry, text, truncated, error, stats)
+
+    def _record(self, result: EntryResult) -> None:
+        store = self._stats
+        if store is None:
+            return
+        try:
+            store.append_result(result)
+        except Exception:  # stats must never break a request
+            log.warning("could not write stats", exc_info=True)
+            return
+        if store.prune_due() and not self._closed:
+            task = asyncio.get_running_loop().create_task(asyncio.to_thread(store.prune))
+            self._background.add(task)
+            task.add_done_callback(self._background.discard)
+
+
+def _default_key_resolver() -> KeyResolver:
+    from hexai_nvim.config.keys import resolve_api_key
+
+    return resolve_api_key
+
+
+def _missing_key_message(spec: ProviderSpec) -> str:
+    names = list(spec.api_key_env)
+    if names:
+        where = " or ".join(names)
+        hint = f"set {where}"
+    else:
+        hint = "set api_key_env"
+    if spec.api_key_cmd:
+        hint += " (api_key_cmd printed nothing)"
+    else:
+        hint += f" or api_key_cmd in [providers.{spec.name}]"
+    return f"no API key for provider {spec.name!r}: {hint}"

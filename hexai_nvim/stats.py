@@ -1,0 +1,323 @@
+"""Request statistics: a JSONL file in the XDG cache folder, and summaries of it.
+
+One line per finished entry (see :class:`StatsRecord`), appended by the
+engine. The file lives at ``$XDG_CACHE_HOME/hexai/nvim-stats.jsonl`` (else
+``~/.cache/hexai/nvim-stats.jsonl``) and is pruned to the last
+``[stats] window_minutes`` now and then.
+
+What a caller may rely on:
+
+- :meth:`StatsStore.append` writes one short line and returns; it never
+  raises for an I/O problem the caller could not fix (it logs once).
+- Several processes (the Neovim host, ``hexai ask``) may share the file:
+  appends and prunes hold an advisory lock (``flock``) where available.
+- Lines that do not parse are skipped when reading and dropped when pruning.
+- Records hold provider, model, label, timings, tokens, bytes and status:
+  never prompts, answers or keys.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import logging
+import math
+import os
+import tempfile
+import time
+from collections.abc import Iterable, Iterator, Mapping
+from dataclasses import asdict, dataclass, fields
+from pathlib import Path
+from typing import IO, TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from hexai_nvim.engine import EntryResult
+
+try:  # POSIX only; elsewhere appends are unlocked (still one write each).
+    import fcntl
+except ImportError:  # pragma: no cover - Windows
+    fcntl = None  # type: ignore[assignment]
+
+log = logging.getLogger("hexai_nvim.stats")
+
+FILE_NAME = "nvim-stats.jsonl"
+#: Prune at most this often per store (seconds).
+PRUNE_INTERVAL_S = 300.0
+
+
+def default_stats_path(env: Mapping[str, str] | None = None) -> Path:
+    """``$XDG_CACHE_HOME/hexai/nvim-stats.jsonl``, else under ``~/.cache``."""
+    env = os.environ if env is None else env
+    base = env.get("XDG_CACHE_HOME") or ""
+    root = Path(base) if base and os.path.isabs(base) else Path.home() / ".cache"
+    return root / "hexai" / FILE_NAME
+
+
+@dataclass(frozen=True)
+class StatsRecord:
+    """One finished request of one entry."""
+
+    ts: float  # epoch seconds when it finished
+    surface: str
+    provider: str
+    model: str
+    label: str
+    status: str  # ok | error | truncated | cancelled
+    error_kind: str | None
+    queued_ms: float
+    ttft_ms: float | None
+    total_ms: float | None
+    input_tokens: int | None
+    output_tokens: int | None
+    tokens_estimated: bool
+    tokens_per_s: float | None
+    bytes_sent: int
+    bytes_received: int
+    retries: int = 0
+    http_status: int | None = None
+
+    @property
+    def key(self) -> str:
+        return f"{self.provider}:{self.model}"
+
+    @classmethod
+    def from_result(cls, result: EntryResult, ts: float | None = None) -> StatsRecord:
+        s = result.stats
+        entry = result.entry
+        return cls(
+            ts=time.time() if ts is None else ts,
+            surface=entry.surface,
+            provider=entry.provider.name,
+            model=entry.model,
+            label=entry.label,
+            status=s.status,
+            error_kind=s.error_kind,
+            queued_ms=round(s.queued_ms, 3),
+            ttft_ms=None if s.ttft_ms is None else round(s.ttft_ms, 3),
+            total_ms=None if s.total_ms is None else round(s.total_ms, 3),
+            input_tokens=s.input_tokens,
+            output_tokens=s.output_tokens,
+            tokens_estimated=s.tokens_estimated,
+            tokens_per_s=None if s.tokens_per_s is None else round(s.tokens_per_s, 2),
+            bytes_sent=s.bytes_sent,
+            bytes_received=s.bytes_received,
+            retries=s.retries,
+            http_status=s.http_status,
+        )
+
+    def to_json(self) -> str:
+        return json.dumps(asdict(self), separators=(",", ":"), ensure_ascii=False)
+
+    @classmethod
+    def from_json(cls, line: str) -> StatsRecord | None:
+        """Parse one line; None when it is not a record we understand."""
+        try:
+            data = json.loads(line)
+        except ValueError:
+            return None
+        if not isinstance(data, dict):
+            return None
+        known = {f.name for f in fields(cls)}
+        try:
+            record = cls(**{k: v for k, v in data.items() if k in known})
+        except TypeError:
+            return None
+        if not isinstance(record.ts, (int, float)) or not isinstance(record.model, str):
+            return None
+        return record
+
+
+@contextlib.contextmanager
+def _locked(handle: IO[Any]) -> Iterator[None]:
+    if fcntl is None:
+        yield
+        return
+    fcntl.flock(handle.fileno(), fcntl.LOCK_EX)
+    try:
+        yield
+    finally:
+        fcntl.flock(handle.fileno(), fcntl.LOCK_UN)
+
+
+def _same_file(handle: IO[Any], path: Path) -> bool:
+    try:
+        return os.path.samestat(os.fstat(handle.fileno()), os.stat(path))
+    except OSError:
+        return False
+
+
+class StatsStore:
+    """The JSONL file of one user. Cheap to create; opens the file per call."""
+
+    def __init__(self, path: str | os.PathLike[str], window_minutes: int = 60) -> None:
+        self.path = Path(path)
+        self.window_minutes = window_minutes
+        self._last_prune: float | None = None
+        self._warned = False
+
+    # -- writing --------------------------------------------------------------
+
+    def append(self, record: StatsRecord) -> None:
+        """Append one record (one short write; safe across processes)."""
+        line = record.to_json() + "\n"
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            for _attempt in range(3):
+                fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
+                with os.fdopen(fd, "a", encoding="utf-8") as handle, _locked(handle):
+                    # A prune may have replaced the file while we waited for
+                    # the lock: writing to the old inode would lose the line.
+                    if _same_file(handle, self.path):
+                        handle.write(line)
+                        return
+        except OSError as exc:
+            if not self._warned:
+                self._warned = True
+                log.warning("cannot write stats to %s: %s", self.path, exc)
+
+    def append_result(self, result: EntryResult) -> None:
+        self.append(StatsRecord.from_result(result))
+
+    def prune_due(self, now: float | None = None) -> bool:
+        """True on the first call and then every :data:`PRUNE_INTERVAL_S`."""
+        now = time.monotonic() if now is None else now
+        if self._last_prune is None or now - self._last_prune >= PRUNE_INTERVAL_S:
+            self._last_prune = now
+            return True
+        return False
+
+    def prune(self, now: float | None = None) -> int:
+        """Drop records older than the window (and unreadable lines); return how many.
+
+        Rewrites the file through a temporary file and an atomic rename,
+        holding the lock so a concurrent append is not lost.
+        """
+        now = time.time() if now is None else now
+        cutoff = now - self.window_minutes * 60
+        try:
+            handle = open(self.path, encoding="utf-8")  # noqa: SIM115 - held across the lock
+        except FileNotFoundError:
+            return 0
+        except OSError as exc:
+            log.warning("cannot read stats %s: %s", self.path, exc)
+            return 0
+        with handle, _locked(handle):
+            keep: list[str] = []
+            dropped = 0
+            for line in handle:
+                record = StatsRecord.from_json(line)
+                if record is None or record.ts < cutoff:
+                    dropped += 1
+                else:
+                    keep.append(line if line.endswith("\n") else line + "\n")
+            if not dropped:
+                return 0
+            tmp: str | None = None
+            try:
+                fd, tmp = tempfile.mkstemp(prefix=".nvim-stats-", dir=self.path.parent)
+                with os.fdopen(fd, "w", encoding="utf-8") as out:
+                    out.writelines(keep)
+                os.chmod(tmp, 0o600)
+                os.replace(tmp, self.path)
+            except OSError as exc:
+                log.warning("cannot prune stats %s: %s", self.path, exc)
+                if tmp is not None:
+                    with contextlib.suppress(OSError):
+                        os.unlink(tmp)
+                return 0
+        return dropped
+
+    # -- reading --------------------------------------------------------------
+
+    def read(
+        self, *, now: float | None = None, window_minutes: int | None = None
+    ) -> list[StatsRecord]:
+        """Records inside the window (default: the store's), oldest first."""
+        now = time.time() if now is None else now
+        window = self.window_minutes if window_minutes is None else window_minutes
+        cutoff = now - window * 60
+        try:
+            with open(self.path, encoding="utf-8") as handle:
+                lines = handle.readlines()
+        except FileNotFoundError:
+            return []
+        records = [StatsRecord.from_json(line) for line in lines if line.strip()]
+        return [r for r in records if r is not None and r.ts >= cutoff]
+
+
+# ---------------------------------------------------------------------------
+# Summaries
+# ---------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ModelSummary:
+    """Figures of one ``provider:model`` over the window."""
+
+    provider: str
+    model: str
+    requests: int
+    errors: int
+    p50_ms: float | None
+    p95_ms: float | None
+    p50_ttft_ms: float | None
+    p95_ttft_ms: float | None
+    #: Median of the per-request output rates of the answered requests.
+    tokens_per_s: float | None
+    input_tokens: int
+    output_tokens: int
+    bytes_sent: int
+    bytes_received: int
+
+    @property
+    def key(self) -> str:
+        return f"{self.provider}:{self.model}"
+
+    def to_dict(self) -> dict[str, object]:
+        data: dict[str, object] = {"key": self.key}
+        data.update(asdict(self))
+        return data
+
+
+def percentile(values: Iterable[float], q: float) -> float | None:
+    """Nearest-rank percentile (``q`` in 0..100); None for no values."""
+    ordered = sorted(values)
+    if not ordered:
+        return None
+    rank = max(1, math.ceil(q / 100.0 * len(ordered)))
+    return ordered[min(rank, len(ordered)) - 1]
+
+
+def summarize(records: Iterable[StatsRecord]) -> list[ModelSummary]:
+    """One summary per ``provider:model``, in order of first appearance.
+
+    Latency and time to first token are taken over answered requests
+    (``status == "ok"``); every other status counts as an error.
+    """
+    groups: dict[tuple[str, str], list[StatsRecord]] = {}
+    for record in records:
+        groups.setdefault((record.provider, record.model), []).append(record)
+    out: list[ModelSummary] = []
+    for (provider, model), group in groups.items():
+        ok = [r for r in group if r.status == "ok"]
+        totals = [r.total_ms for r in ok if r.total_ms is not None]
+        ttfts = [r.ttft_ms for r in ok if r.ttft_ms is not None]
+        rates = [r.tokens_per_s for r in ok if r.tokens_per_s is not None]
+        out.append(
+            ModelSummary(
+                provider=provider,
+                model=model,
+                requests=len(group),
+                errors=len(group) - len(ok),
+                p50_ms=percentile(totals, 50),
+                p95_ms=percentile(totals, 95),
+                p50_ttft_ms=percentile(ttfts, 50),
+                p95_ttft_ms=percentile(ttfts, 95),
+                tokens_per_s=percentile(rates, 50),
+                input_tokens=sum(r.input_tokens or 0 for r in group),
+                output_tokens=sum(r.output_tokens or 0 for r in group),
+                bytes_sent=sum(r.bytes_sent for r in group),
+                bytes_received=sum(r.bytes_received for r in group),
+            )
+        )
+    return out
