@@ -43,6 +43,8 @@ log = logging.getLogger("hexai_nvim.stats")
 FILE_NAME = "nvim-stats.jsonl"
 #: Prune at most this often per store (seconds).
 PRUNE_INTERVAL_S = 300.0
+#: How often an append or prune retries when the file was replaced under it.
+_ATTEMPTS = 100
 
 
 def default_stats_path(env: Mapping[str, str] | None = None) -> Path:
@@ -162,14 +164,16 @@ class StatsStore:
         line = record.to_json() + "\n"
         try:
             self.path.parent.mkdir(parents=True, exist_ok=True)
-            for _attempt in range(3):
+            for _attempt in range(_ATTEMPTS):
                 fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
                 with os.fdopen(fd, "a", encoding="utf-8") as handle, _locked(handle):
                     # A prune may have replaced the file while we waited for
                     # the lock: writing to the old inode would lose the line.
                     if _same_file(handle, self.path):
                         handle.write(line)
+                        handle.flush()  # before the lock is released
                         return
+            raise OSError("the file kept being replaced")
         except OSError as exc:
             if not self._warned:
                 self._warned = True
@@ -194,37 +198,45 @@ class StatsStore:
         """
         now = time.time() if now is None else now
         cutoff = now - self.window_minutes * 60
-        try:
-            handle = open(self.path, encoding="utf-8")  # noqa: SIM115 - held across the lock
-        except FileNotFoundError:
-            return 0
-        except OSError as exc:
-            log.warning("cannot read stats %s: %s", self.path, exc)
-            return 0
-        with handle, _locked(handle):
-            keep: list[str] = []
-            dropped = 0
-            for line in handle:
-                record = StatsRecord.from_json(line)
-                if record is None or record.ts < cutoff:
-                    dropped += 1
-                else:
-                    keep.append(line if line.endswith("\n") else line + "\n")
-            if not dropped:
-                return 0
-            tmp: str | None = None
+        for _attempt in range(_ATTEMPTS):
             try:
-                fd, tmp = tempfile.mkstemp(prefix=".nvim-stats-", dir=self.path.parent)
-                with os.fdopen(fd, "w", encoding="utf-8") as out:
-                    out.writelines(keep)
-                os.chmod(tmp, 0o600)
-                os.replace(tmp, self.path)
-            except OSError as exc:
-                log.warning("cannot prune stats %s: %s", self.path, exc)
-                if tmp is not None:
-                    with contextlib.suppress(OSError):
-                        os.unlink(tmp)
+                handle = open(self.path, encoding="utf-8")  # noqa: SIM115 - held across the lock
+            except FileNotFoundError:
                 return 0
+            except OSError as exc:
+                log.warning("cannot read stats %s: %s", self.path, exc)
+                return 0
+            with handle, _locked(handle):
+                # Another process may have pruned (replaced the file) meanwhile.
+                if _same_file(handle, self.path):
+                    return self._rewrite(handle, cutoff)
+        return 0
+
+    def _rewrite(self, handle: IO[str], cutoff: float) -> int:
+        """Keep the lines of ``handle`` newer than ``cutoff`` (lock held)."""
+        keep: list[str] = []
+        dropped = 0
+        for line in handle:
+            record = StatsRecord.from_json(line)
+            if record is None or record.ts < cutoff:
+                dropped += 1
+            else:
+                keep.append(line if line.endswith("\n") else line + "\n")
+        if not dropped:
+            return 0
+        tmp: str | None = None
+        try:
+            fd, tmp = tempfile.mkstemp(prefix=".nvim-stats-", dir=self.path.parent)
+            with os.fdopen(fd, "w", encoding="utf-8") as out:
+                out.writelines(keep)
+            os.chmod(tmp, 0o600)
+            os.replace(tmp, self.path)
+        except OSError as exc:
+            log.warning("cannot prune stats %s: %s", self.path, exc)
+            if tmp is not None:
+                with contextlib.suppress(OSError):
+                    os.unlink(tmp)
+            return 0
         return dropped
 
     # -- reading --------------------------------------------------------------

@@ -1,0 +1,155 @@
+"""The JSONL stats store and its summaries."""
+
+from __future__ import annotations
+
+import threading
+import time
+from dataclasses import replace
+from pathlib import Path
+
+from hexai_nvim.cli.stats_cmd import format_table
+from hexai_nvim.stats import (
+    PRUNE_INTERVAL_S,
+    StatsRecord,
+    StatsStore,
+    default_stats_path,
+    percentile,
+    summarize,
+)
+
+BASE = StatsRecord(
+    ts=0.0,
+    surface="ask",
+    provider="openai",
+    model="m",
+    label="openai:m",
+    status="ok",
+    error_kind=None,
+    queued_ms=0.0,
+    ttft_ms=100.0,
+    total_ms=1000.0,
+    input_tokens=10,
+    output_tokens=20,
+    tokens_estimated=False,
+    tokens_per_s=20.0,
+    bytes_sent=100,
+    bytes_received=200,
+)
+
+
+def rec(**changes: object) -> StatsRecord:
+    return replace(BASE, **changes)  # type: ignore[arg-type]
+
+
+def test_default_path_follows_xdg_cache_home(tmp_path: Path) -> None:
+    env = {"XDG_CACHE_HOME": str(tmp_path)}
+    assert default_stats_path(env) == tmp_path / "hexai" / "nvim-stats.jsonl"
+    fallback = default_stats_path({"XDG_CACHE_HOME": "relative/dir"})
+    assert fallback == Path.home() / ".cache" / "hexai" / "nvim-stats.jsonl"
+    assert default_stats_path({}) == fallback
+
+
+def test_append_and_read_keep_the_window_and_skip_garbage(tmp_path: Path) -> None:
+    path = tmp_path / "sub" / "stats.jsonl"
+    store = StatsStore(path, window_minutes=10)
+    now = 1_000_000.0
+    store.append(rec(ts=now - 11 * 60, model="old"))
+    store.append(rec(ts=now - 60, model="new"))
+    with open(path, "a", encoding="utf-8") as handle:
+        handle.write('not json\n[1, 2]\n{"ts": 1}\n\n')
+    records = store.read(now=now)
+    assert [r.model for r in records] == ["new"]
+    assert records[0] == rec(ts=now - 60, model="new")
+    assert [r.model for r in store.read(now=now, window_minutes=20)] == ["old", "new"]
+
+
+def test_reading_a_missing_file_is_empty(tmp_path: Path) -> None:
+    store = StatsStore(tmp_path / "none.jsonl")
+    assert store.read() == []
+    assert store.prune() == 0
+
+
+def test_prune_drops_old_and_unreadable_lines(tmp_path: Path) -> None:
+    path = tmp_path / "stats.jsonl"
+    store = StatsStore(path, window_minutes=5)
+    now = 2_000_000.0
+    for age_min in (30, 10, 4, 1):
+        store.append(rec(ts=now - age_min * 60, model=f"age{age_min}"))
+    with open(path, "a", encoding="utf-8") as handle:
+        handle.write("garbage\n")
+    assert store.prune(now=now) == 3
+    assert [r.model for r in store.read(now=now, window_minutes=999)] == ["age4", "age1"]
+    assert store.prune(now=now) == 0
+    assert path.stat().st_mode & 0o777 == 0o600
+
+
+def test_prune_is_due_first_and_then_every_interval(tmp_path: Path) -> None:
+    store = StatsStore(tmp_path / "s.jsonl")
+    assert store.prune_due(now=100.0)
+    assert not store.prune_due(now=101.0)
+    assert store.prune_due(now=100.0 + PRUNE_INTERVAL_S)
+
+
+def test_concurrent_appends_survive_concurrent_prunes(tmp_path: Path) -> None:
+    path = tmp_path / "stats.jsonl"
+    now = time.time()
+    writers = 4
+    per_writer = 150
+
+    def write(n: int) -> None:
+        store = StatsStore(path, window_minutes=60)
+        for i in range(per_writer):
+            store.append(rec(ts=now, model=f"w{n}-{i}"))
+
+    def prune(stop: threading.Event) -> None:
+        store = StatsStore(path, window_minutes=60)
+        old = rec(ts=now - 7200, model="old")
+        while not stop.is_set():
+            store.append(old)  # something to drop, so every prune rewrites the file
+            store.prune()
+
+    stop = threading.Event()
+    pruner = threading.Thread(target=prune, args=(stop,))
+    pruner.start()
+    threads = [threading.Thread(target=write, args=(n,)) for n in range(writers)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    stop.set()
+    pruner.join()
+    models = {r.model for r in StatsStore(path, 60).read()}
+    expected = {f"w{n}-{i}" for n in range(writers) for i in range(per_writer)}
+    assert expected <= models
+
+
+def test_percentile_nearest_rank() -> None:
+    values = [float(v) for v in range(1, 101)]
+    assert percentile(values, 50) == 50.0
+    assert percentile(values, 95) == 95.0
+    assert percentile([7.0], 95) == 7.0
+    assert percentile([], 50) is None
+    assert percentile([3.0, 1.0, 2.0], 50) == 2.0
+
+
+def test_summarize_per_provider_model() -> None:
+    records = [
+        rec(total_ms=100.0, ttft_ms=10.0, tokens_per_s=10.0),
+        rec(total_ms=300.0, ttft_ms=30.0, tokens_per_s=30.0),
+        rec(total_ms=200.0, ttft_ms=20.0, tokens_per_s=20.0),
+        rec(status="error", error_kind="auth", total_ms=5.0, ttft_ms=None, tokens_per_s=None),
+        rec(provider="ollama", model="q", label="ollama:q", status="truncated", total_ms=9.0),
+    ]
+    first, second = summarize(records)
+    assert first.key == "openai:m"
+    assert (first.requests, first.errors) == (4, 1)
+    assert (first.p50_ms, first.p95_ms) == (200.0, 300.0)
+    assert (first.p50_ttft_ms, first.p95_ttft_ms) == (20.0, 30.0)
+    assert first.tokens_per_s == 20.0
+    assert second.key == "ollama:q"
+    assert (second.requests, second.errors, second.p50_ms) == (1, 1, None)
+    table = format_table([first, second], 60)
+    assert "openai:m" in table and "ollama:q" in table
+    row = next(line for line in table.splitlines() if line.startswith("openai:m"))
+    assert row.split() == ["openai:m", "4", "1", "200", "300", "20", "30", "20.0"]
+    assert format_table([], 15) == "no requests in the last 15 min"
