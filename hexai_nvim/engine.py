@@ -629,8 +629,8 @@ class Engine:
         self._providers[spec.name] = (spec, provider)
         return provider
 
-    async def _api_key(self, spec: ProviderSpec) -> tuple[str | None, ErrorInfo | None]:
-        """The provider's key (cached), or why it could not be found."""
+    async def _api_key(self, spec: ProviderSpec) -> tuple[str | None, str | None]:
+        """The provider's key (cached) and, when the lookup failed, why."""
         if spec.name in self._keys:
             return self._keys[spec.name], None
         lock = self._key_locks.setdefault(spec.name, asyncio.Lock())
@@ -647,12 +647,15 @@ class Engine:
                     info = resolve(spec, env)
             except Exception as exc:
                 # Not cached: the next request tries again (the command may be fixed).
-                message = self._scrub(str(exc)) or type(exc).__name__
-                return None, ErrorInfo(
-                    ErrorKind.CONFIG, f"API key for provider {spec.name!r}: {message}"
-                )
+                return None, self._scrub(str(exc)) or type(exc).__name__
             value = info.value or None
-            self._keys[spec.name] = value
+            source = str(getattr(info, "source", "") or "")
+            if value is not None or not source.startswith("cmd failed"):
+                # A failed command is not cached here: the resolver decides
+                # when it runs again.
+                self._keys[spec.name] = value
+            if value is None and source.startswith("cmd failed"):
+                return None, f"api_key_cmd {source[4:]}"
             return value, None
 
     def _slot(self, name: str, limit: int | None) -> asyncio.Semaphore | _Unlimited:
@@ -672,11 +675,16 @@ class Engine:
             provider = self._provider(spec)
         except Exception as exc:
             return ErrorInfo(ErrorKind.CONFIG, self._scrub(f"provider {spec.name!r}: {exc}"))
-        key, key_error = await self._api_key(spec)
-        if key_error is not None:
-            return key_error
+        key, key_problem = await self._api_key(spec)
         if key is None and provider.requires_key:
-            return ErrorInfo(ErrorKind.CONFIG, _missing_key_message(spec))
+            message = (
+                f"no API key for provider {spec.name!r}: {key_problem}"
+                if key_problem
+                else _missing_key_message(spec)
+            )
+            return ErrorInfo(ErrorKind.CONFIG, message)
+        if key_problem:
+            log.warning("provider %s: %s; sending without a key", spec.name, key_problem)
         try:
             run.request = fan._request if isinstance(fan._request, Request) else fan._request(entry)
         except Exception as exc:

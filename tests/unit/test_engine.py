@@ -716,3 +716,42 @@ async def test_finished_entries_are_appended_to_the_stats_file(tmp_path: Path) -
     assert all(d["provider"] == "fake" and d["surface"] == "ask" for d in lines)
     assert {r.entry.model for r in results} == {"a", "b"}
     assert path.stat().st_mode & 0o777 == 0o600
+
+
+async def test_a_failed_key_command_is_reported_and_not_cached() -> None:
+    entries = [entry("a")]
+
+    class FailingCmd(Keys):
+        def __call__(self, spec: ProviderSpec, env: Mapping[str, str]) -> KeyInfo:
+            self.calls += 1
+            return KeyInfo(None, "cmd failed: timed out after 5 s")
+
+    keys = FailingCmd({})
+    eng, providers = make_engine(entries, {"a": [[("text", "x")]]}, requires_key=True, keys=keys)
+    (first,) = await eng.fan_out(entries, REQUEST).wait()
+    (second,) = await eng.fan_out(entries, REQUEST).wait()
+    await eng.close()
+    assert first.error is not None and first.error.kind is ErrorKind.CONFIG
+    assert "api_key_cmd failed: timed out after 5 s" in first.error.message
+    assert second.error is not None and keys.calls == 2
+    assert providers["fake"].calls == []
+
+
+async def test_default_key_resolver_reads_the_environment() -> None:
+    entries = [entry("a")]
+    providers: list[ScriptedProvider] = []
+
+    def factory(s: ProviderSpec) -> Provider:
+        providers.append(ScriptedProvider({"a": [[("text", "x")]]}, True))
+        return providers[-1]
+
+    eng = Engine(
+        config(entries),
+        env={"FAKE_API_KEY": "env-key-value-42"},
+        stats=False,
+        provider_factory=factory,
+    )
+    (result,) = await eng.fan_out(entries, REQUEST).wait()
+    await eng.close()
+    assert result.ok
+    assert providers[0].calls[0].api_key == "env-key-value-42"
