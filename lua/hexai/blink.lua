@@ -1,0 +1,61 @@
+--- hexai.blink: a blink.cmp source module.
+---
+--- In blink.cmp's config:
+---   sources = {
+---     default = { 'lsp', 'path', 'buffer', 'hexai' },
+---     providers = { hexai = { name = 'hexai', module = 'hexai.blink', async = true } },
+---   }
+--- One item per completion entry that answered, in config order; the
+--- entry's label is the item's `labelDetails.description` (shown in the menu)
+--- and the documentation holds the full suggestion and its stats.
+local M = {}
+
+-- Module definition ===========================================================
+
+--- A new source object (blink.cmp calls `new(opts, provider_config)`).
+function M.new(opts)
+  return setmetatable({ opts = opts or {} }, { __index = M })
+end
+
+function M:enabled() return require('hexai.completion').is_enabled(0) end
+
+function M:get_trigger_characters()
+  return vim.deepcopy((require('hexai').settings or {}).trigger_characters or {})
+end
+
+--- blink.cmp calls this; `callback` is called once. Returns a cancel function.
+function M:get_completions(ctx, callback)
+  local done = false
+  local function finish(items)
+    if done then return end
+    done = true
+    callback({ items = items, is_incomplete_forward = false, is_incomplete_backward = false })
+  end
+  ctx = ctx or {}
+  local buf = ctx.bufnr or vim.api.nvim_get_current_buf()
+  local cursor = ctx.cursor or vim.api.nvim_win_get_cursor(0)
+  local row, col = cursor[1], cursor[2]
+  local line = ctx.line or vim.api.nvim_buf_get_lines(buf, row - 1, row, false)[1] or ''
+  local before = line:sub(1, col)
+  -- blink replaces the keyword left of the cursor with insertText.
+  local start_col = ctx.bounds and ctx.bounds.start_col or (#before - #(before:match('[%w_]*$') or '') + 1)
+  local typed = before:sub(start_col)
+  local seq = require('hexai.completion').request('blink', {
+    buf = buf, row = row, col = col,
+    manual = ctx.trigger ~= nil and ctx.trigger.kind == 1 or false,
+    callback = function(snapshot)
+      if snapshot == nil then return finish({}) end
+      if not snapshot.done then return end
+      finish(require('hexai.cmp').items(snapshot, typed))
+    end,
+  })
+  if not seq then finish({}) end
+  return function()
+    if not done then
+      done = true
+      require('hexai.completion').cancel('blink')
+    end
+  end
+end
+
+return M

@@ -1,0 +1,112 @@
+--- hexai.cmp: an nvim-cmp source named `hexai`.
+---
+--- One item per completion entry that answered, in config order. The item's
+--- label is the suggestion's first line (after the word being typed), the
+--- menu column shows the entry's label (`labelDetails.description`) and the
+--- documentation the full suggestion with its stats.
+---
+--- Registered by `require('hexai').setup()` when nvim-cmp is already loaded;
+--- otherwise call `require('hexai.cmp').register()` after nvim-cmp, then add
+--- `{ name = 'hexai' }` to your cmp sources.
+local M = {}
+local H = {}
+
+-- Module definition ===========================================================
+
+M.name = 'hexai'
+
+--- A new source object (what `cmp.register_source` takes).
+function M.new()
+  return setmetatable({}, { __index = M })
+end
+
+--- Register the source with nvim-cmp (no-op when nvim-cmp is missing).
+function M.register()
+  local ok, cmp = pcall(require, 'cmp')
+  if not ok or type(cmp) ~= 'table' or not cmp.register_source then return false end
+  if H.registered then return true end
+  H.registered = cmp.register_source(M.name, M.new())
+  return true
+end
+
+function M:get_debug_name() return M.name end
+
+function M:is_available() return require('hexai.completion').is_enabled(0) end
+
+function M:get_trigger_characters()
+  return vim.deepcopy((require('hexai').settings or {}).trigger_characters or {})
+end
+
+function M:get_keyword_pattern() return [[\k*]] end
+
+--- nvim-cmp calls this; `callback` is always called exactly once.
+function M:complete(params, callback)
+  local done = false
+  local function finish(result)
+    if done then return end
+    done = true
+    callback(result)
+  end
+  local context = params and params.context or {}
+  local buf = context.bufnr or vim.api.nvim_get_current_buf()
+  local cursor = context.cursor
+  local row, col
+  if cursor and cursor.row then
+    row, col = cursor.row, (cursor.col or 1) - 1
+  else
+    local c = vim.api.nvim_win_get_cursor(0)
+    row, col = c[1], c[2]
+  end
+  local before = context.cursor_before_line
+    or (vim.api.nvim_buf_get_lines(buf, row - 1, row, false)[1] or ''):sub(1, col)
+  -- nvim-cmp replaces the keyword from `offset` to the cursor with insertText.
+  local offset = params and params.offset or (#before - #(before:match('[%w_]*$') or '') + 1)
+  local typed = before:sub(offset)
+  local manual = params and params.completion_context
+    and params.completion_context.triggerKind == 1 or false
+  require('hexai.completion').request('cmp', {
+    buf = buf, row = row, col = col, manual = manual,
+    callback = function(snapshot)
+      if snapshot == nil then return finish({ items = {}, isIncomplete = true }) end
+      if not snapshot.done then return end
+      finish({ items = M.items(snapshot, typed), isIncomplete = false })
+    end,
+  })
+end
+
+--- LSP-style completion items for a finished snapshot.
+function M.items(snapshot, typed)
+  typed = typed or ''
+  local kind = (vim.lsp.protocol.CompletionItemKind or {}).Text or 1
+  local items = {}
+  for _, e in ipairs(snapshot.entries or {}) do
+    if e.status == 'ok' and e.text ~= '' then
+      local text = typed .. e.text
+      local first = vim.split(text, '\n', { plain = true })[1]
+      items[#items + 1] = {
+        label = first ~= '' and first or text:gsub('^%s+', ''):sub(1, 60),
+        insertText = text,
+        insertTextFormat = 1, -- plain text
+        kind = kind,
+        sortText = ('%04d'):format(e.index),
+        labelDetails = { description = e.label },
+        detail = e.label,
+        documentation = {
+          kind = 'markdown',
+          value = H.markdown(e, snapshot),
+        },
+        data = { hexai = { label = e.label, index = e.index, seq = snapshot.seq } },
+      }
+    end
+  end
+  return items
+end
+
+-- Helper functionality ========================================================
+
+function H.markdown(e, snapshot)
+  local ft = snapshot.filetype or vim.bo.filetype or ''
+  return ('```%s\n%s\n```\n\n%s'):format(ft, e.text, require('hexai.menu').stats_line(e))
+end
+
+return M

@@ -1,0 +1,201 @@
+"""The completion host handlers: a real engine over scripted providers."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator, Coroutine, Sequence
+from dataclasses import dataclass
+from types import MappingProxyType, SimpleNamespace
+from typing import Any
+
+import pytest
+
+from hexai_nvim.config.model import (
+    CompletionSettings,
+    Config,
+    EngineSettings,
+    Entry,
+    General,
+    ProviderSpec,
+)
+from hexai_nvim.engine import Engine
+from hexai_nvim.host.completion import Trigger, cancel, complete, service
+from hexai_nvim.providers.base import (
+    Call,
+    ErrorKind,
+    Provider,
+    ProviderError,
+    ProviderEvent,
+    TextDelta,
+)
+
+
+class Scripted(Provider):
+    """Model name ``"<delay ms>:<reply>"``; reply ``!401`` fails with auth."""
+
+    kinds = ("fake",)
+    requires_key = False
+
+    def __init__(self) -> None:
+        self.calls: list[Call] = []
+        self.closed: list[str] = []
+        self.finished: list[str] = []
+
+    async def stream(self, call: Call) -> AsyncIterator[ProviderEvent]:
+        self.calls.append(call)
+        delay, _, reply = call.model.partition(":")
+        try:
+            await asyncio.sleep(int(delay) / 1000)
+            if reply == "!401":
+                raise ProviderError(ErrorKind.AUTH, "invalid api key\nmore", status=401)
+            yield TextDelta(reply)
+            self.finished.append(call.model)
+        finally:
+            self.closed.append(call.model)
+
+
+def make_entry(model: str, index: int, kind: str = "openai") -> Entry:
+    spec = ProviderSpec(name=f"p{index}", kind=kind, base_url="http://127.0.0.1:9")
+    return Entry(surface="completion", index=index, provider=spec, model=model, temperature=0.2,
+                 label=f"p{index}:{model.split(':')[1]}", max_tokens=50, timeout_ms=5000,
+                 stream=True)
+
+
+def make_config(models: Sequence[str], kinds: Sequence[str] = ()) -> Config:
+    entries = tuple(
+        make_entry(m, i, kinds[i] if i < len(kinds) else "openai") for i, m in enumerate(models)
+    )
+    return Config(
+        general=General(context_mode="minimal"), completion=CompletionSettings(),
+        engine=EngineSettings(), providers=MappingProxyType({e.provider.name: e.provider
+                                                            for e in entries}),
+        models=MappingProxyType({"completion": entries}),
+    )
+
+
+@dataclass(eq=False)
+class FakeRuntime:
+    config: Config
+    engine: Engine
+    lines: list[str]
+
+    def __post_init__(self) -> None:
+        self.updates: list[dict[str, Any]] = []
+        self.read: list[tuple[int, int]] = []
+        self.nvim = SimpleNamespace(api=SimpleNamespace(buf_get_lines=self._get_lines))
+
+    def _get_lines(self, buf: int, start: int, end: int, strict: bool) -> list[str]:
+        self.read.append((start, end))
+        return self.lines[start:end]
+
+    def lua(self, module: str, function: str, *args: Any) -> None:
+        assert (module, function) == ("hexai.completion", "on_update")
+        self.updates.append(args[0])
+
+    def spawn(self, coro: Coroutine[Any, Any, Any], *, what: str) -> asyncio.Task[Any]:
+        return asyncio.get_running_loop().create_task(coro)
+
+
+def runtime(models: Sequence[str], lines: Sequence[str] = ("x = ",), kinds: Sequence[str] = ()
+            ) -> tuple[FakeRuntime, Scripted]:
+    provider = Scripted()
+    config = make_config(models, kinds)
+    engine = Engine(config, stats=False, provider_factory=lambda spec: provider)
+    return FakeRuntime(config, engine, list(lines)), provider
+
+
+def payload(seq: int, **extra: Any) -> dict[str, Any]:
+    return {"seq": seq, "buf": 1, "row": 1, "col": 4, "line_count": 1, "path": "a.py",
+            "filetype": "python", **extra}
+
+
+async def until(cond: Any, timeout: float = 2.0) -> None:
+    deadline = asyncio.get_running_loop().time() + timeout
+    while not cond():
+        assert asyncio.get_running_loop().time() < deadline, "timed out"
+        await asyncio.sleep(0.002)
+
+
+async def test_each_entry_is_sent_as_it_arrives_in_config_order() -> None:
+    rt, _ = runtime(["60:slow_value", "0:fast_value"])
+    assert complete(rt, payload(1)) == {"seq": 1}  # type: ignore[arg-type]
+    await until(lambda: rt.updates and rt.updates[-1]["done"])
+    first, second, last = rt.updates
+    assert [e["status"] for e in first["entries"]] == ["pending", "pending"]
+    assert [e["status"] for e in second["entries"]] == ["pending", "ok"]
+    assert second["entries"][1]["text"] == "fast_value"
+    assert [e["text"] for e in last["entries"]] == ["slow_value", "fast_value"]
+    assert [e["label"] for e in last["entries"]] == ["p0:slow_value", "p1:fast_value"]
+    assert all(u["seq"] == 1 and u["slot"] == "ghost" and (u["row"], u["col"]) == (0, 4)
+               for u in rt.updates)
+    assert last["entries"][0]["ms"] >= 60
+
+
+async def test_a_failing_entry_gets_a_labelled_error_and_the_other_its_text() -> None:
+    rt, _ = runtime(["0:!401", "10:value"])
+    complete(rt, payload(1))  # type: ignore[arg-type]
+    await until(lambda: rt.updates and rt.updates[-1]["done"])
+    bad, good = rt.updates[-1]["entries"]
+    assert bad["status"] == "error" and bad["error_kind"] == "auth"
+    assert bad["error_message"] == "HTTP 401: invalid api key"
+    assert good["status"] == "ok" and good["text"] == "value"
+
+
+async def test_a_new_trigger_cancels_the_old_fan_out_and_its_results_never_arrive() -> None:
+    rt, provider = runtime(["300:old"])
+    complete(rt, payload(1))  # type: ignore[arg-type]
+    await until(lambda: len(provider.calls) == 1)
+    rt.config = make_config(["0:new"])
+    rt.engine.update_config(rt.config)
+    complete(rt, payload(2))  # type: ignore[arg-type]
+    await until(lambda: rt.updates and rt.updates[-1]["done"])
+    await until(lambda: "300:old" in provider.closed)
+    assert "300:old" not in provider.finished
+    await asyncio.sleep(0.35)
+    assert all(u["seq"] == 2 for u in rt.updates if u["entries"][0]["status"] != "pending")
+    assert rt.updates[-1]["entries"][0]["text"] == "new"
+
+
+async def test_slots_are_independent() -> None:
+    rt, provider = runtime(["50:v"])
+    complete(rt, payload(1))  # type: ignore[arg-type]
+    complete(rt, payload(2, slot="cmp"))  # type: ignore[arg-type]
+    await until(lambda: sum(u["done"] for u in rt.updates) == 2)
+    assert {u["slot"] for u in rt.updates if u["done"]} == {"ghost", "cmp"}
+    assert provider.finished == ["50:v", "50:v"]
+
+
+async def test_cancel_stops_every_slot_and_sends_nothing_more() -> None:
+    rt, provider = runtime(["200:v"])
+    complete(rt, payload(1))  # type: ignore[arg-type]
+    await until(lambda: len(provider.calls) == 1)
+    assert cancel(rt, {}) == {"stopped": 1}  # type: ignore[arg-type]
+    await until(lambda: provider.closed == ["200:v"])
+    count = len(rt.updates)
+    await asyncio.sleep(0.25)
+    assert len(rt.updates) == count and not service(rt).slots  # type: ignore[arg-type]
+
+
+async def test_ollama_entries_get_fim_and_the_suggestion_is_cleaned() -> None:
+    rt, provider = runtime(["0:```\nx = 42\n```", "0:42"], lines=["x = "], kinds=["ollama"])
+    complete(rt, payload(1))  # type: ignore[arg-type]
+    await until(lambda: rt.updates and rt.updates[-1]["done"])
+    fim_call = next(c for c in provider.calls if c.model.startswith("0:```"))
+    assert fim_call.request.fim is not None and fim_call.request.fim.prefix.endswith("x = ")
+    assert [e["text"] for e in rt.updates[-1]["entries"]] == ["42", "42"]
+
+
+async def test_no_entries_is_reported_in_the_snapshot() -> None:
+    rt, _ = runtime([])
+    complete(rt, payload(1))  # type: ignore[arg-type]
+    await until(lambda: bool(rt.updates))
+    assert rt.updates[0]["done"] and "no completion entries" in rt.updates[0]["problem"]
+
+
+def test_malformed_payloads_are_rejected_with_the_field_name() -> None:
+    with pytest.raises(ValueError, match="seq"):
+        Trigger.from_payload({"row": 1, "col": 0})
+    with pytest.raises(ValueError, match="row"):
+        Trigger.from_payload({"seq": 1, "row": "x", "col": 0})
+    t = Trigger.from_payload({"seq": 3, "row": 5, "col": 2})
+    assert (t.row, t.col, t.slot) == (4, 2, "ghost")
