@@ -1,0 +1,325 @@
+"""Host handlers of ``:HexaiAsk``: fan a question out to every ``ask`` entry.
+
+RPC methods (Lua → host, all notifications):
+
+- ``ask.start`` ``{prompt, context?: {text, filename, filetype}}``: start a new
+  ask (the one still running, if any, is cancelled: the view shows one ask);
+- ``ask.retry``: run the last prompt (and context) again;
+- ``ask.cancel``: stop every entry still running.
+
+Host → Lua (``require('hexai.ask')``), in this order per ask:
+
+- ``on_begin(id, {prompt, entries = {{index, label, key}}, layout})``;
+- ``on_update(id, index, update)`` any number of times, where ``update`` has
+  ``state`` (``waiting``, ``streaming``, ``done``, ``truncated``, ``error``,
+  ``cancelled``), maybe ``append`` (text to add), ``stats`` (one line) and
+  ``error`` (``kind``, ``message``) once the entry is over.
+
+Streamed text is batched per entry (:class:`StreamBatcher`): Neovim gets at
+most one update per entry every :data:`FLUSH_INTERVAL_S`, however fast the
+model writes, so a long answer never makes the editor stutter.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+import weakref
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from hexai_nvim.engine import (
+    ChunkEvent,
+    DoneEvent,
+    EntryResult,
+    EntryStats,
+    ErrorEvent,
+    FanOut,
+    StartEvent,
+)
+from hexai_nvim.host.rpc import Payload, method
+from hexai_nvim.host.runtime import ERROR, WARN, Runtime
+from hexai_nvim.surfaces.ask import AskContext, build_ask_request
+
+log = logging.getLogger("hexai_nvim.host.ask")
+
+#: Longest time text may wait before it is drawn; also the shortest gap
+#: between two draws of one entry.
+FLUSH_INTERVAL_S = 0.03
+
+LUA_MODULE = "hexai.ask"
+
+
+# ---------------------------------------------------------------------------
+# Formatting shared with the other surfaces
+# ---------------------------------------------------------------------------
+
+
+def format_ms(ms: float) -> str:
+    """``850 ms`` below a second, ``1.24 s`` above."""
+    if ms < 1000:
+        return f"{ms:.0f} ms"
+    return f"{ms / 1000:.2f} s"
+
+
+def format_stats(stats: EntryStats) -> str:
+    """One line for a header: first token, total, tokens in/out, tokens/s.
+
+    Token counts estimated from the text length (the server reported none)
+    are marked with ``~``.
+    """
+    parts: list[str] = []
+    if stats.ttft_ms is not None:
+        parts.append(f"ttft {format_ms(stats.ttft_ms)}")
+    if stats.total_ms is not None:
+        parts.append(f"total {format_ms(stats.total_ms)}")
+    if stats.input_tokens is not None or stats.output_tokens is not None:
+        mark = "~" if stats.tokens_estimated else ""
+
+        def count(n: int | None) -> str:
+            return "?" if n is None else f"{mark}{n}"
+
+        parts.append(f"{count(stats.input_tokens)} in / {count(stats.output_tokens)} out tok")
+    rate = stats.tokens_per_s
+    if rate is not None:
+        parts.append(f"{rate:.1f} tok/s")
+    if stats.retries:
+        parts.append(f"{stats.retries} retr{'y' if stats.retries == 1 else 'ies'}")
+    return " · ".join(parts)
+
+
+def final_update(result: EntryResult) -> dict[str, Any]:
+    """The last update of an entry: its state, stats and error (if any)."""
+    update: dict[str, Any] = {"stats": format_stats(result.stats)}
+    error = result.error
+    if error is None:
+        update["state"] = "done"
+        return update
+    if error.kind.value == "cancelled":
+        update["state"] = "cancelled"
+    elif result.truncated:
+        update["state"] = "truncated"
+    else:
+        update["state"] = "error"
+    update["error"] = {"kind": error.kind.value, "message": error.message,
+                       "status": error.status}
+    return update
+
+
+# ---------------------------------------------------------------------------
+# Batching
+# ---------------------------------------------------------------------------
+
+
+class StreamBatcher:
+    """Coalesce streamed text per entry: at most one flush per entry per interval.
+
+    ``add`` sends at once when the entry has not been flushed for
+    ``interval_s``; otherwise it keeps the text and arms one timer that flushes
+    when the interval is up. ``flush`` sends what is pending now (call it
+    before an entry's final update so the order holds). Must be used on the
+    loop it was given.
+    """
+
+    def __init__(
+        self,
+        send: Callable[[int, str], None],
+        *,
+        interval_s: float = FLUSH_INTERVAL_S,
+        loop: asyncio.AbstractEventLoop | None = None,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self._send = send
+        self._interval = interval_s
+        self._loop = loop or asyncio.get_running_loop()
+        self._clock = clock
+        self._pending: dict[int, list[str]] = {}
+        self._last: dict[int, float] = {}
+        self._timers: dict[int, asyncio.TimerHandle] = {}
+
+    def add(self, index: int, text: str) -> None:
+        if not text:
+            return
+        self._pending.setdefault(index, []).append(text)
+        if index in self._timers:
+            return
+        waited = self._clock() - self._last.get(index, float("-inf"))
+        if waited >= self._interval:
+            self.flush(index)
+        else:
+            self._timers[index] = self._loop.call_later(
+                self._interval - waited, self._on_timer, index
+            )
+
+    def _on_timer(self, index: int) -> None:
+        self._timers.pop(index, None)
+        self.flush(index)
+
+    def flush(self, index: int) -> None:
+        timer = self._timers.pop(index, None)
+        if timer is not None:
+            timer.cancel()
+        pieces = self._pending.pop(index, None)
+        if pieces:
+            self._last[index] = self._clock()
+            self._send(index, "".join(pieces))
+
+    def close(self) -> None:
+        """Flush everything pending and stop the timers."""
+        for index in list(self._pending):
+            self.flush(index)
+        for timer in self._timers.values():
+            timer.cancel()
+        self._timers.clear()
+
+
+# ---------------------------------------------------------------------------
+# State
+# ---------------------------------------------------------------------------
+
+
+@dataclass
+class AskRun:
+    """One ask in flight (or finished): what was asked and how to stop it."""
+
+    id: int
+    prompt: str
+    context: AskContext | None
+    fan: FanOut | None = None
+    task: asyncio.Task[Any] | None = None
+    #: Entry indexes that have had their final update.
+    finished: set[int] = field(default_factory=set)
+
+    @property
+    def running(self) -> bool:
+        return self.task is not None and not self.task.done()
+
+    def cancel(self) -> bool:
+        """Stop what is still running; True when something was."""
+        if not self.running:
+            return False
+        if self.fan is not None:
+            self.fan.cancel()
+        elif self.task is not None:
+            self.task.cancel()
+        return True
+
+
+@dataclass
+class AskState:
+    next_id: int = 1
+    current: AskRun | None = None
+
+
+_STATES: weakref.WeakKeyDictionary[Runtime, AskState] = weakref.WeakKeyDictionary()
+
+
+def state(rt: Runtime) -> AskState:
+    """The ask state of this host (one per :class:`Runtime`)."""
+    found = _STATES.get(rt)
+    if found is None:
+        found = _STATES[rt] = AskState()
+    return found
+
+
+# ---------------------------------------------------------------------------
+# Handlers
+# ---------------------------------------------------------------------------
+
+
+def parse_context(raw: Any) -> AskContext | None:
+    """The editor context sent by Lua (``None`` when absent or empty)."""
+    if not isinstance(raw, dict):
+        return None
+    text = raw.get("text")
+    if not isinstance(text, str) or not text:
+        return None
+    filename = raw.get("filename")
+    filetype = raw.get("filetype")
+    return AskContext(
+        text=text,
+        filename=filename if isinstance(filename, str) else "",
+        filetype=filetype if isinstance(filetype, str) else "",
+    )
+
+
+@method("ask.start")
+def ask_start(rt: Runtime, payload: Payload) -> int | None:
+    """Start an ask; returns its id (None when nothing was started)."""
+    prompt = payload.get("prompt")
+    if not isinstance(prompt, str) or not prompt.strip():
+        rt.notify("hexai: :HexaiAsk needs a question", WARN)
+        return None
+    return start(rt, prompt.strip(), parse_context(payload.get("context")))
+
+
+@method("ask.retry")
+def ask_retry(rt: Runtime, payload: Payload) -> int | None:
+    last = state(rt).current
+    if last is None:
+        rt.notify("hexai: nothing to retry yet: ask something with :HexaiAsk first", WARN)
+        return None
+    return start(rt, last.prompt, last.context)
+
+
+@method("ask.cancel")
+def ask_cancel(rt: Runtime, payload: Payload) -> bool:
+    current = state(rt).current
+    return current.cancel() if current is not None else False
+
+
+def start(rt: Runtime, prompt: str, context: AskContext | None) -> int | None:
+    """Cancel the running ask (if any), tell Lua about the new one, start it."""
+    st = state(rt)
+    config = rt.config
+    entries = config.entries("ask")
+    if not entries:
+        rt.notify("hexai: no ask entries are configured (see :help hexai-config-models)", ERROR)
+        return None
+    if st.current is not None:
+        st.current.cancel()
+    run = AskRun(id=st.next_id, prompt=prompt, context=context)
+    st.next_id += 1
+    st.current = run
+    layout = config.ui.get("ask_layout", "stacked")
+    rt.lua(LUA_MODULE, "on_begin", run.id, {
+        "prompt": prompt,
+        "layout": layout if isinstance(layout, str) else "stacked",
+        "entries": [
+            {"index": i, "label": e.label, "key": e.key} for i, e in enumerate(entries)
+        ],
+    })
+
+    def request_for(entry: Any) -> Any:
+        return build_ask_request(prompt, entry, config, context)
+
+    async def go() -> None:
+        await run_ask(rt, run, lambda: rt.engine.fan_out(entries, request_for))
+
+    run.task = rt.spawn(go(), what="ask")
+    return run.id
+
+
+async def run_ask(rt: Runtime, run: AskRun, make_fan: Callable[[], FanOut]) -> None:
+    """Follow the fan-out of ``run`` and forward it to Lua, batched."""
+
+    def send(index: int, update: dict[str, Any]) -> None:
+        rt.lua(LUA_MODULE, "on_update", run.id, index, update)
+
+    batcher = StreamBatcher(lambda i, text: send(i, {"state": "streaming", "append": text}))
+    fan = make_fan()
+    run.fan = fan
+    try:
+        async for event in fan:
+            if isinstance(event, ChunkEvent):
+                batcher.add(event.index, event.text)
+            elif isinstance(event, StartEvent):
+                send(event.index, {"state": "waiting", "started": True})
+            elif isinstance(event, (DoneEvent, ErrorEvent)):
+                batcher.flush(event.index)
+                run.finished.add(event.index)
+                send(event.index, final_update(event.result))
+    finally:
+        batcher.close()

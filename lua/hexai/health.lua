@@ -1,0 +1,124 @@
+--- :checkhealth hexai
+---
+--- Neovim version, the python3 provider, whether the remote plugin is
+--- registered (with the fix when it is not), the host's Python, pynvim and
+--- aiohttp versions, then the same lines as :HexaiConfigCheck (files, problems,
+--- warnings, entries, keys, live probe) as vim.health verdicts.
+local M = {}
+local H = {}
+
+function M.check()
+  local health = vim.health
+
+  health.start('hexai: Neovim')
+  local v = vim.version()
+  local version = ('%d.%d.%d'):format(v.major, v.minor, v.patch)
+  if vim.fn.has('nvim-0.10') == 1 then
+    health.ok('Neovim ' .. version)
+  else
+    health.error('Neovim ' .. version .. ' is too old', { 'hexai.nvim needs Neovim 0.10 or newer' })
+  end
+
+  health.start('hexai: Python host')
+  local python_ok = H.python_provider(health)
+  local registered = H.registration(health)
+  local host_ok = false
+  if python_ok and registered then host_ok = H.host(health) end
+
+  if not host_ok then
+    health.start('hexai: configuration')
+    health.warn('skipped: the Python host is not answering (see above)')
+    return
+  end
+  local lines, summary, done = require('hexai.check').collect({ probe = true })
+  local section = nil
+  for _, line in ipairs(lines) do
+    if line.section ~= section then
+      section = line.section
+      health.start('hexai: ' .. (section ~= '' and section or 'check'))
+    end
+    H.report(health, line)
+  end
+  health.start('hexai: summary')
+  if summary then
+    H.report(health, summary)
+  elseif not done then
+    health.error('the check did not finish in time', { 'see :HexaiLog for what the host did' })
+  end
+end
+
+function H.report(health, line)
+  if line.level == 'OK' then
+    health.ok(line.text)
+  elseif line.level == 'WARN' then
+    health.warn(line.text)
+  else
+    health.error(line.text)
+  end
+end
+
+function H.python_provider(health)
+  local prog_ok, prog = pcall(vim.fn['provider#python3#Prog'])
+  local err_ok, err = pcall(vim.fn['provider#python3#Error'])
+  if not prog_ok or prog == '' then
+    health.error('no python3 provider' .. ((err_ok and err ~= '') and (': ' .. err) or ''), {
+      'install a Python 3 with the package: pip install hexai-nvim (it brings pynvim and aiohttp)',
+      'or point g:python3_host_prog at a Python that has it',
+    })
+    return false
+  end
+  health.ok('python3 provider: ' .. prog)
+  return true
+end
+
+--- The manifest written by :UpdateRemotePlugins must name our shim.
+function H.registration(health)
+  local manifest = vim.env.NVIM_RPLUGIN_MANIFEST
+  if not manifest or manifest == '' then manifest = vim.fn.stdpath('data') .. '/rplugin.vim' end
+  local fix = {
+    'run :UpdateRemotePlugins, then restart Neovim',
+    'the plugin folder (with rplugin/python3/hexai.py) must be on runtimepath when you do',
+  }
+  local f = io.open(manifest, 'r')
+  if not f then
+    health.error('remote plugin not registered: no manifest at ' .. manifest, fix)
+    return false
+  end
+  local text = f:read('*a')
+  f:close()
+  if not text:find('rplugin/python3/hexai.py', 1, true) or not text:find('HexaiRequest', 1, true) then
+    health.error('remote plugin not registered in ' .. manifest, fix)
+    return false
+  end
+  local shim = text:match("'([^']*rplugin/python3/hexai%.py)'")
+  if shim and vim.fn.filereadable(shim) == 0 then
+    health.error('the manifest names a plugin file that no longer exists: ' .. shim, fix)
+    return false
+  end
+  health.ok('remote plugin registered (' .. manifest .. ')')
+  return true
+end
+
+function H.host(health)
+  local ok, info, err = pcall(require('hexai.rpc').request, 'check.info')
+  if not ok or not info then
+    health.error('the Python host does not answer: ' .. tostring(ok and err or info), {
+      'check that the host Python has the package: pip install hexai-nvim',
+      'then run :UpdateRemotePlugins and restart Neovim; :HexaiLog shows the host log',
+    })
+    return false
+  end
+  health.ok(('host answers: hexai.nvim %s on Python %s (%s)'):format(
+    info.hexai_nvim, info.python, info.python_executable))
+  for _, pkg in ipairs({ 'pynvim', 'aiohttp' }) do
+    local version = info[pkg]
+    if version and version ~= vim.NIL then
+      health.ok(pkg .. ' ' .. version)
+    else
+      health.error(pkg .. ' is not installed in the host Python', { 'pip install ' .. pkg })
+    end
+  end
+  return true
+end
+
+return M
