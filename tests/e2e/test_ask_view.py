@@ -1,0 +1,224 @@
+"""The Lua side of :HexaiAsk and :HexaiCodeAction in a real Neovim, host replaced by a recorder.
+
+These pin down what Lua draws and does on its own (sections, headers, layouts,
+yank/insert, diff, preview, one-step undo). The full path through the Python
+host and the simulator is in ``test_ask.py`` and ``test_code_action.py``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.e2e.harness import NvimSession
+
+STUB = """
+_G.sent = {}
+_G.answers = {}
+package.loaded['hexai.rpc'] = {
+  reset = function() end,
+  notify = function(method, payload)
+    table.insert(_G.sent, { method = method, payload = payload })
+    return true
+  end,
+  request = function(method, payload)
+    table.insert(_G.sent, { method = method, payload = payload })
+    local a = _G.answers[method]
+    if a then return a, nil end
+    return nil, 'stub'
+  end,
+}
+"""
+
+ENTRIES = [{"index": 0, "label": "fast", "key": "sim:fast"},
+           {"index": 1, "label": "slow", "key": "sim:slow"}]
+
+
+@pytest.fixture
+def ui(tmp_path: Path, manifest: Path) -> Iterator[NvimSession]:
+    session = NvimSession(tmp_path, manifest)
+    try:
+        session.nvim.command("set lines=40 columns=160")
+        session.lua(STUB)
+        session.lua("require('hexai').setup({})")
+        (tmp_path / "demo.py").write_text("def add(a, b):\n    return a + b\n\nprint(add(1, 2))\n")
+        session.nvim.command(f"edit {tmp_path / 'demo.py'}")
+        yield session
+    finally:
+        session.close()
+
+
+def sent(nvim: NvimSession, method: str) -> list[Any]:
+    return [c.get("payload") for c in nvim.lua("return _G.sent") if c["method"] == method]
+
+
+def begin(nvim: NvimSession, run_id: int = 1, layout: str = "stacked") -> None:
+    nvim.lua("require('hexai.ask').on_begin(...)", run_id,
+             {"prompt": "why?", "layout": layout, "entries": ENTRIES})
+
+
+def update(nvim: NvimSession, index: int, data: dict[str, Any], run_id: int = 1) -> None:
+    nvim.lua("require('hexai.ask').on_update(...)", run_id, index, data)
+
+
+def view_lines(nvim: NvimSession) -> list[str]:
+    return list(nvim.lua(
+        "local v = require('hexai.ask').state().view\n"
+        "return vim.api.nvim_buf_get_lines(v.stack_buf, 0, -1, false)"))
+
+
+def test_ask_sends_prompt_and_selected_lines_with_file_and_filetype(ui: NvimSession) -> None:
+    ui.nvim.command("2,3HexaiAsk explain this")
+    (payload,) = sent(ui, "ask.start")
+    assert payload["prompt"] == "explain this"
+    assert payload["context"] == {"text": "    return a + b\n", "filename": "demo.py",
+                                  "filetype": "python"}
+
+
+def test_no_prompt_asks_with_vim_ui_input(ui: NvimSession) -> None:
+    ui.lua("vim.ui.input = function(opts, cb) _G.asked = opts.prompt; cb('typed question') end")
+    ui.nvim.command("HexaiAsk")
+    assert ui.lua("return _G.asked").startswith("hexai ask")
+    assert sent(ui, "ask.start")[0]["prompt"] == "typed question"
+    assert "context" not in sent(ui, "ask.start")[0] or sent(ui, "ask.start")[0]["context"] is None
+
+
+def test_stacked_sections_stream_and_end_with_stats(ui: NvimSession) -> None:
+    begin(ui)
+    lines = view_lines(ui)
+    assert lines[0] == "## fast · waiting…" and "## slow · waiting…" in lines
+    update(ui, 0, {"state": "streaming", "append": "Hello"})
+    update(ui, 0, {"state": "streaming", "append": " world\nsecond line"})
+    update(ui, 1, {"state": "streaming", "append": "Slow one"})
+    lines = view_lines(ui)
+    assert lines[:4] == ["## fast · streaming…", "Hello world", "second line", ""]
+    assert lines[4:6] == ["## slow · streaming…", "Slow one"]
+    update(ui, 0, {"state": "done", "stats": "ttft 5 ms · total 9 ms"})
+    update(ui, 1, {"state": "error", "stats": "total 3 ms",
+                   "error": {"kind": "auth", "message": "bad key", "status": 401}})
+    lines = view_lines(ui)
+    assert lines[0] == "## fast · done · ttft 5 ms · total 9 ms"
+    assert lines[4] == "## slow · error (auth) · total 3 ms"
+    assert lines[5:8] == ["Slow one", "", "✗ auth: HTTP 401: bad key"]
+    # Updates of an older ask are ignored.
+    update(ui, 0, {"append": "late"}, run_id=0)
+    assert view_lines(ui) == lines
+    assert ui.lua("return vim.bo[require('hexai.ask').state().view.stack_buf].filetype") == "markdown"
+
+
+def test_columns_layout_gives_one_window_per_entry_and_switches_back(ui: NvimSession) -> None:
+    begin(ui, layout="columns")
+    update(ui, 1, {"state": "streaming", "append": "B text"})
+    info = ui.lua("return require('hexai.ask').state().view")
+    assert info["layout"] == "columns" and len(info["wins"]) == 2
+    bufs = [ui.lua("return vim.api.nvim_win_get_buf(...)", w) for w in info["wins"]]
+    texts = [ui.lua("return vim.api.nvim_buf_get_lines(..., 0, -1, false)", b) for b in bufs]
+    assert texts[0][0].startswith("## fast") and texts[1] == ["## slow · streaming…", "B text"]
+    # Side by side: same top row, different columns.
+    positions = [ui.lua("return vim.api.nvim_win_get_position(...)", w) for w in info["wins"]]
+    assert positions[0][0] == positions[1][0] and positions[0][1] < positions[1][1]
+    ui.feed("t")
+    ui.wait_for(lambda: ui.lua("return require('hexai.ask').state().view.layout") == "stacked")
+    info = ui.lua("return require('hexai.ask').state().view")
+    assert len(info["wins"]) == 1
+    assert view_lines(ui)[3:5] == ["## slow · streaming…", "B text"]
+
+
+def test_yank_and_insert_the_answer_under_the_cursor(ui: NvimSession) -> None:
+    source = ui.nvim.current.buffer.number
+    ui.nvim.command("2,2HexaiAsk rewrite")
+    begin(ui)
+    update(ui, 0, {"state": "done", "append": "A answer"})
+    update(ui, 1, {"state": "done", "append": "B answer\n```python\ncode()\n```"})
+    ui.lua("vim.api.nvim_win_set_cursor(0, {6, 0})")  # inside the slow section
+    ui.feed("y")
+    ui.wait_for(lambda: "B answer" in ui.lua("return vim.fn.getreg('\"')"))
+    ui.feed("P")  # code only, below line 2 of the source
+    want = ["def add(a, b):", "    return a + b", "code()", ""]
+    ui.wait_for(lambda: ui.lua("return vim.api.nvim_buf_get_lines(..., 0, 4, false)", source)
+                == want, what="code inserted below the range")
+    ui.lua("vim.api.nvim_win_set_cursor(0, {1, 0})")
+    ui.feed("p")
+    ui.wait_for(lambda: "A answer" in ui.lua(
+        "return vim.api.nvim_buf_get_lines(..., 0, -1, false)", source))
+
+
+def test_diff_opens_two_answers_in_diff_mode(ui: NvimSession) -> None:
+    begin(ui)
+    update(ui, 0, {"state": "done", "append": "same\nA"})
+    update(ui, 1, {"state": "done", "append": "same\nB"})
+    ui.nvim.command("HexaiAskDiff 1 slow")
+    wins = ui.lua("return vim.api.nvim_tabpage_list_wins(0)")
+    assert len(wins) == 2
+    assert all(ui.lua("return vim.wo[...].diff", w) for w in wins)
+    contents = sorted(tuple(ui.lua("return vim.api.nvim_buf_get_lines(vim.api.nvim_win_get_buf(...),"
+                                   " 0, -1, false)", w)) for w in wins)
+    assert contents == [("same", "A"), ("same", "B")]
+
+
+def test_retry_cancel_and_close_keys(ui: NvimSession) -> None:
+    begin(ui)
+    ui.feed("r")
+    ui.wait_for(lambda: len(sent(ui, "ask.retry")) == 1)
+    ui.nvim.command("HexaiCancel")
+    assert len(sent(ui, "ask.cancel")) == 1
+    ui.lua("require('hexai.ask_view').focus_section(1)")
+    ui.feed("q")
+    ui.wait_for(lambda: not ui.lua("return require('hexai.ask_view').is_open()"))
+
+
+def test_commands_and_plug_mappings_exist(ui: NvimSession) -> None:
+    commands = ui.lua("return vim.tbl_keys(vim.api.nvim_get_commands({}))")
+    for name in ("HexaiAsk", "HexaiAskRetry", "HexaiAskDiff", "HexaiAskLayout", "HexaiCancel",
+                 "HexaiCodeAction", "HexaiConfigCheck", "HexaiConfigReload"):
+        assert name in commands
+    for mode in ("n", "x"):
+        assert ui.lua(f"return vim.fn.maparg('<Plug>(hexai-ask)', '{mode}')") != ""
+        assert ui.lua(f"return vim.fn.maparg('<Plug>(hexai-code-action)', '{mode}')") != ""
+
+
+# -- code action ---------------------------------------------------------------
+
+
+def test_code_action_previews_then_applies_as_one_undo_step(ui: NvimSession) -> None:
+    ui.lua("_G.answers['code_action.list'] = {entry = 'sim:first', actions = {"
+           "{id = 'rewrite', title = 'Rewrite selection…', asks_instruction = true},"
+           "{id = 'simplify', title = 'Simplify and improve', asks_instruction = false}}}")
+    ui.lua("vim.ui.select = function(items, opts, cb) _G.menu = {opts.prompt, #items}; cb(items[2]) end")
+    source = ui.nvim.current.buffer.number
+    before = ui.lua("return vim.api.nvim_buf_get_lines(..., 0, -1, false)", source)
+    seq_before = ui.lua("return vim.fn.undotree(...).seq_last", source)
+    ui.nvim.command("1,2HexaiCodeAction")
+    assert ui.lua("return _G.menu") == ["hexai code action (sim:first)", 2]
+    (payload,) = sent(ui, "code_action.run")
+    assert payload["action"] == "simplify"
+    assert payload["selection"] == "def add(a, b):\n    return a + b"
+    ui.lua("require('hexai.code_action').on_result(...)", payload["id"], {
+        "ok": True, "label": "sim:first", "title": "Simplify and improve",
+        "text": "def add(a, b):\n    return b + a", "stats": "total 5 ms"})
+    preview = ui.lua("return require('hexai.code_action').state().preview")
+    assert "-    return a + b" in preview["lines"] and "+    return b + a" in preview["lines"]
+    assert ui.lua("return vim.bo.filetype") == "diff"
+    ui.feed("a")
+    ui.wait_for(lambda: ui.lua("return vim.api.nvim_buf_get_lines(..., 1, 2, false)", source)
+                == ["    return b + a"], what="applied")
+    assert ui.lua("return vim.fn.undotree(...).seq_last", source) == seq_before + 1
+    ui.lua("vim.api.nvim_buf_call(..., function() vim.cmd('undo') end)", source)
+    assert ui.lua("return vim.api.nvim_buf_get_lines(..., 0, -1, false)", source) == before
+
+
+def test_code_action_is_refused_when_the_lines_changed(ui: NvimSession) -> None:
+    ui.lua("_G.answers['code_action.list'] = {entry = 'e', actions = {"
+           "{id = 'document', title = 'Document code', asks_instruction = false}}}")
+    ui.lua("vim.ui.select = function(items, opts, cb) cb(items[1]) end")
+    ui.nvim.command("1HexaiCodeAction")
+    (payload,) = sent(ui, "code_action.run")
+    ui.nvim.current.buffer[0] = "def add(x, y):"
+    ui.lua("require('hexai.code_action').on_result(...)", payload["id"], {
+        "ok": True, "label": "e", "title": "Document code", "text": "# doc\ndef add(a, b):"})
+    assert ui.lua("return require('hexai.code_action').apply()") is False
+    assert ui.nvim.current.buffer[0] == "def add(x, y):"
+    assert "changed since" in ui.messages()
