@@ -106,7 +106,8 @@ def test_stacked_sections_stream_and_end_with_stats(ui: NvimSession) -> None:
     # Updates of an older ask are ignored.
     update(ui, 0, {"append": "late"}, run_id=0)
     assert view_lines(ui) == lines
-    assert ui.lua("return vim.bo[require('hexai.ask').state().view.stack_buf].filetype") == "markdown"
+    stack_buf = ui.lua("return require('hexai.ask').state().view.stack_buf")
+    assert ui.lua("return vim.bo[...].filetype", stack_buf) == "markdown"
 
 
 def test_columns_layout_gives_one_window_per_entry_and_switches_back(ui: NvimSession) -> None:
@@ -154,8 +155,8 @@ def test_diff_opens_two_answers_in_diff_mode(ui: NvimSession) -> None:
     wins = ui.lua("return vim.api.nvim_tabpage_list_wins(0)")
     assert len(wins) == 2
     assert all(ui.lua("return vim.wo[...].diff", w) for w in wins)
-    contents = sorted(tuple(ui.lua("return vim.api.nvim_buf_get_lines(vim.api.nvim_win_get_buf(...),"
-                                   " 0, -1, false)", w)) for w in wins)
+    get = "return vim.api.nvim_buf_get_lines(vim.api.nvim_win_get_buf(...), 0, -1, false)"
+    contents = sorted(tuple(ui.lua(get, w)) for w in wins)
     assert contents == [("same", "A"), ("same", "B")]
 
 
@@ -187,7 +188,8 @@ def test_code_action_previews_then_applies_as_one_undo_step(ui: NvimSession) -> 
     ui.lua("_G.answers['code_action.list'] = {entry = 'sim:first', actions = {"
            "{id = 'rewrite', title = 'Rewrite selection…', asks_instruction = true},"
            "{id = 'simplify', title = 'Simplify and improve', asks_instruction = false}}}")
-    ui.lua("vim.ui.select = function(items, opts, cb) _G.menu = {opts.prompt, #items}; cb(items[2]) end")
+    ui.lua("vim.ui.select = function(items, opts, cb) "
+           "_G.menu = {opts.prompt, #items}; cb(items[2]) end")
     source = ui.nvim.current.buffer.number
     before = ui.lua("return vim.api.nvim_buf_get_lines(..., 0, -1, false)", source)
     seq_before = ui.lua("return vim.fn.undotree(...).seq_last", source)
