@@ -91,6 +91,9 @@ class CompletionSettings:
     manual_invoke_min_prefix: int = 0
     wait_all: bool = True
     trigger_characters: tuple[str, ...] = ()
+    #: Ours (beyond hexai): default deadline of one completion entry's request.
+    #: hexai's ``general.request_timeout`` (600 s) is far too long for ghost text.
+    timeout_ms: int = 10000
 
 
 @dataclass(frozen=True)
@@ -154,6 +157,16 @@ class Problem:
 class ConfigError(Exception):
     """The configuration could not be loaded. Carries every problem found."""
 
-    def __init__(self, problems: list[Problem] | tuple[Problem, ...]) -> None:
+    def __init__(
+        self,
+        problems: list[Problem] | tuple[Problem, ...],
+        *,
+        warnings: tuple[str, ...] | list[str] = (),
+        files: tuple[str, ...] | list[str] = (),
+    ) -> None:
         self.problems: tuple[Problem, ...] = tuple(problems)
+        #: Warnings found while loading (unknown keys ...), reported next to the problems.
+        self.warnings: tuple[str, ...] = tuple(warnings)
+        #: Files that were read (or tried), in precedence order.
+        self.files: tuple[str, ...] = tuple(files)
         super().__init__("\n".join(str(p) for p in self.problems) or "invalid configuration")

@@ -1,0 +1,229 @@
+"""Built-in facts of the configuration: hexai's defaults, its section names, ours.
+
+Everything here is data. The loader (:mod:`hexai_nvim.config.loader`) reads it to
+fill in what a user did not write, to tell known keys from typos, and to reject
+hexai's old flat keys with the hint hexai gives.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from types import MappingProxyType
+from typing import Any
+
+
+@dataclass(frozen=True)
+class BuiltinProvider:
+    """A provider configured by one of hexai's sections (``[openai]`` ...)."""
+
+    kind: str
+    base_url: str
+    #: hexai's built-in model for the provider, used when neither the provider
+    #: section nor the entry names one.
+    model: str
+    api_key_env: tuple[str, ...]
+
+
+#: hexai's four providers. Base URLs and models are hexai's built-in defaults
+#: (OpenAI ``gpt-4.1``, OpenRouter ``openrouter/auto``, Anthropic
+#: ``claude-3-5-sonnet-20240620``; for Ollama the local server and the local model
+#: hexai documents next to it).
+BUILTIN: Mapping[str, BuiltinProvider] = MappingProxyType(
+    {
+        "openai": BuiltinProvider(
+            "openai",
+            "https://api.openai.com/v1",
+            "gpt-4.1",
+            ("HEXAI_OPENAI_API_KEY", "OPENAI_API_KEY"),
+        ),
+        "openrouter": BuiltinProvider(
+            "openrouter",
+            "https://openrouter.ai/api/v1",
+            "openrouter/auto",
+            ("HEXAI_OPENROUTER_API_KEY", "OPENROUTER_API_KEY"),
+        ),
+        "anthropic": BuiltinProvider(
+            "anthropic",
+            "https://api.anthropic.com/v1",
+            "claude-3-5-sonnet-20240620",
+            ("HEXAI_ANTHROPIC_API_KEY", "ANTHROPIC_API_KEY"),
+        ),
+        "ollama": BuiltinProvider(
+            "ollama",
+            "http://localhost:11434",
+            "qwen3-coder:30b-a3b-q4_K_M",
+            ("HEXAI_OLLAMA_API_KEY", "OLLAMA_API_KEY"),
+        ),
+    }
+)
+
+#: ``[provider] name`` when nobody sets it (hexai's documented default).
+DEFAULT_PROVIDER = "openai"
+
+#: Base URL a named provider of this kind gets when it gives none.
+#: ``openai-compatible`` has none: such a provider must say where it lives.
+KIND_BASE_URLS: Mapping[str, str] = MappingProxyType(
+    {name: spec.base_url for name, spec in BUILTIN.items()}
+)
+
+#: hexai's ``[general]`` defaults.
+GENERAL: Mapping[str, Any] = MappingProxyType(
+    {
+        "max_tokens": 4000,
+        "max_context_tokens": 4000,
+        "request_timeout": 600,
+        "context_mode": "always-full",
+        "context_window_lines": 120,
+        "coding_temperature": 0.2,
+    }
+)
+CONTEXT_MODES: tuple[str, ...] = ("minimal", "window", "file-on-new-func", "always-full")
+
+#: hexai's ``[completion]`` defaults plus ours (``timeout_ms``).
+COMPLETION: Mapping[str, Any] = MappingProxyType(
+    {
+        "completion_debounce_ms": 800,
+        "completion_throttle_ms": 0,
+        "manual_invoke_min_prefix": 0,
+        "completion_wait_all": True,
+        "timeout_ms": 10000,
+    }
+)
+
+STATS_WINDOW_MINUTES = 60
+
+#: Ours: ``[engine]`` (see :class:`hexai_nvim.config.model.EngineSettings`).
+ENGINE: Mapping[str, Any] = MappingProxyType(
+    {
+        "max_concurrency": 8,
+        "connect_timeout_ms": 5000,
+        "first_token_timeout_ms": 0,
+        "retries": 2,
+    }
+)
+
+#: Ours: ``[ui]``, read by the Lua side.
+UI: Mapping[str, Any] = MappingProxyType(
+    {
+        "ask_layout": "stacked",
+        "completion_layout": "stack",
+        "auto_trigger": True,
+        "default_keymaps": True,
+        "disabled_filetypes": (),
+        "ghost_text": True,
+    }
+)
+ASK_LAYOUTS: tuple[str, ...] = ("stacked", "columns")
+COMPLETION_LAYOUTS: tuple[str, ...] = ("stack", "cycle")
+
+#: Keys hexai knows below ``[prompts.*]``; anything else there is a warning.
+PROMPT_KEYS: Mapping[str, tuple[str, ...]] = MappingProxyType(
+    {
+        "completion": (
+            "system_general",
+            "system_params",
+            "system_inline",
+            "user_general",
+            "user_params",
+            "additional_context",
+        ),
+        "provider_native": ("completion",),
+        "chat": ("system",),
+        "code_action": (
+            "rewrite_system",
+            "diagnostics_system",
+            "document_system",
+            "rewrite_user",
+            "diagnostics_user",
+            "document_user",
+            "go_test_system",
+            "go_test_user",
+            "simplify_system",
+            "simplify_user",
+            "fix_typos_system",
+            "fix_typos_user",
+            "custom",
+        ),
+        "cli": ("default_system", "explain_system"),
+    }
+)
+
+#: Sections hexai reads for features hexai.nvim does not have (tmux, MCP ...).
+#: They are accepted as they are so a hexai config loads unchanged.
+HEXAI_ONLY_SECTIONS: tuple[str, ...] = (
+    "logging",
+    "inline",
+    "chat",
+    "tmux",
+    "tmux_action",
+    "tmux_edit",
+    "ignore",
+    "mcp",
+)
+
+#: Every top-level section we understand (for "did you mean").
+SECTIONS: tuple[str, ...] = (
+    "general",
+    "completion",
+    "triggers",
+    "provider",
+    *BUILTIN,
+    "models",
+    "prompts",
+    "stats",
+    "providers",
+    "engine",
+    "ui",
+    *HEXAI_ONLY_SECTIONS,
+)
+
+#: hexai's old flat top-level keys -> the section they belong in now.
+LEGACY_FLAT_KEYS: Mapping[str, str] = MappingProxyType(
+    {
+        "max_tokens": "[general] max_tokens",
+        "context_mode": "[general] context_mode",
+        "context_window_lines": "[general] context_window_lines",
+        "max_context_tokens": "[general] max_context_tokens",
+        "coding_temperature": "[general] coding_temperature",
+        "request_timeout": "[general] request_timeout",
+        "log_preview_limit": "[logging] log_preview_limit",
+        "completion_debounce_ms": "[completion] completion_debounce_ms",
+        "completion_throttle_ms": "[completion] completion_throttle_ms",
+        "manual_invoke_min_prefix": "[completion] manual_invoke_min_prefix",
+        "trigger_characters": "[triggers] trigger_characters",
+        "inline_open": "[inline] inline_open",
+        "inline_close": "[inline] inline_close",
+        "chat_suffix": "[chat] chat_suffix",
+        "chat_prefixes": "[chat] chat_prefixes",
+        "provider": "[provider] name",
+        "openai_model": "[openai] model",
+        "openai_base_url": "[openai] base_url",
+        "openai_temperature": "[openai] temperature",
+        "openrouter_model": "[openrouter] model",
+        "openrouter_base_url": "[openrouter] base_url",
+        "openrouter_temperature": "[openrouter] temperature",
+        "ollama_model": "[ollama] model",
+        "ollama_base_url": "[ollama] base_url",
+        "ollama_temperature": "[ollama] temperature",
+        "anthropic_model": "[anthropic] model",
+        "anthropic_base_url": "[anthropic] base_url",
+        "anthropic_temperature": "[anthropic] temperature",
+    }
+)
+
+#: Keys under ``[models]``: our surfaces plus hexai's names for ``ask``.
+#: When a layer sets several names of one surface, the first listed wins.
+MODEL_KEYS: Mapping[str, tuple[str, ...]] = MappingProxyType(
+    {
+        "completion": ("completion",),
+        "ask": ("ask", "cli", "chat"),
+        "code_action": ("code_action",),
+    }
+)
+
+#: Project files come from whatever repository you open; they may not run
+#: commands or pick environment variables to send to a server.
+PROJECT_FORBIDDEN_PROVIDER_KEYS: tuple[str, ...] = ("api_key_cmd", "api_key_env")
+
+PROJECT_FILENAME = ".hexaiconfig.toml"

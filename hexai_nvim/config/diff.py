@@ -1,0 +1,160 @@
+"""Differences between two effective configs, in hexai's reload format::
+
+    Reloaded config (2 changes):
+    - general.max_tokens: 4000 → 2000
+    - models.completion: openai:gpt-4.1@0.200 → openai:gpt-4.1@0.200|ollama:qwen2.5-coder:7b@0.200
+
+A surface's entries are written ``provider:model@temperature`` joined by ``|``
+(as hexai does); our extra entry fields get their own lines
+(``models.completion[1].timeout_ms``). Secrets never appear: a changed
+``api_key_cmd`` shows as ``(set)``, header values are masked.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from hexai_nvim.config.keys import mask_secret
+from hexai_nvim.config.model import SURFACES, Config, Entry, ProviderSpec
+
+_NONE = "(none)"
+
+
+def entry_text(entry: Entry) -> str:
+    """hexai's form of one entry: ``provider:model@0.200``."""
+    return f"{entry.provider.name}:{entry.model}@{entry.temperature:.3f}"
+
+
+def _show(value: Any) -> str:
+    if value is None:
+        return _NONE
+    if isinstance(value, bool):
+        return str(value).lower()
+    if isinstance(value, float):
+        return f"{value:g}"
+    if isinstance(value, (tuple, list)):
+        return "[" + ", ".join(_show(item) for item in value) + "]"
+    if isinstance(value, str):
+        return value if value.strip() == value and value else repr(value)
+    return str(value)
+
+
+def _provider_values(spec: ProviderSpec) -> dict[str, str]:
+    values = {
+        "kind": spec.kind,
+        "base_url": spec.base_url,
+        "model": spec.default_model or _NONE,
+        "temperature": _show(spec.temperature),
+        "api_key_env": _show(spec.api_key_env),
+        "api_key_cmd": "(set)" if spec.api_key_cmd else _NONE,
+        "max_concurrency": _show(spec.max_concurrency),
+        "timeout_ms": _show(spec.timeout_ms),
+        "stream": _show(spec.stream),
+    }
+    for name in sorted(spec.headers):
+        values[f"headers.{name}"] = mask_secret(spec.headers[name])
+    return values
+
+
+def _prompt_values(prompts: Mapping[str, Any], prefix: str = "prompts") -> dict[str, str]:
+    values: dict[str, str] = {}
+    for key, value in prompts.items():
+        dotted = f"{prefix}.{key}"
+        if isinstance(value, Mapping):
+            values.update(_prompt_values(value, dotted))
+        else:
+            shown = _show(value)
+            values[dotted] = shown if len(shown) <= 60 else shown[:57] + "..."
+    return values
+
+
+def flatten(config: Config) -> dict[str, str]:
+    """Every comparable value of ``config`` as display text, by dotted key."""
+    general, completion, engine = config.general, config.completion, config.engine
+    values: dict[str, str] = {
+        "general.max_tokens": _show(general.max_tokens),
+        "general.max_context_tokens": _show(general.max_context_tokens),
+        "general.request_timeout": _show(general.request_timeout),
+        "general.context_mode": _show(general.context_mode),
+        "general.context_window_lines": _show(general.context_window_lines),
+        "general.coding_temperature": _show(general.coding_temperature),
+        "completion.completion_debounce_ms": _show(completion.debounce_ms),
+        "completion.completion_throttle_ms": _show(completion.throttle_ms),
+        "completion.manual_invoke_min_prefix": _show(completion.manual_invoke_min_prefix),
+        "completion.completion_wait_all": _show(completion.wait_all),
+        "completion.timeout_ms": _show(completion.timeout_ms),
+        "triggers.trigger_characters": _show(completion.trigger_characters),
+        "provider.name": config.default_provider,
+        "stats.window_minutes": _show(config.stats_window_minutes),
+        "engine.max_concurrency": _show(engine.max_concurrency),
+        "engine.connect_timeout_ms": _show(engine.connect_timeout_ms),
+        "engine.first_token_timeout_ms": _show(engine.first_token_timeout_ms),
+        "engine.retries": _show(engine.retries),
+    }
+    for key in sorted(config.ui):
+        values[f"ui.{key}"] = _show(config.ui[key])
+    for surface in SURFACES:
+        entries = config.entries(surface)
+        values[f"models.{surface}"] = "|".join(entry_text(e) for e in entries) or _NONE
+    for name in sorted(config.providers):
+        for key, shown in _provider_values(config.providers[name]).items():
+            values[f"providers.{name}.{key}"] = shown
+    values.update(_prompt_values(config.prompts))
+    return values
+
+
+def _derived(config: Config, entry: Entry, name: str) -> Any:
+    """What ``name`` of ``entry`` would be had the entry not set it."""
+    spec = entry.provider
+    if name == "label":
+        return entry.key
+    if name == "max_tokens":
+        return config.general.max_tokens
+    if name == "stream":
+        return spec.stream
+    if entry.surface == "completion":
+        cap = spec.timeout_ms if spec.timeout_ms is not None else config.completion.timeout_ms
+        return min(config.completion.timeout_ms, cap)
+    if spec.timeout_ms is not None:
+        return spec.timeout_ms
+    return round(config.general.request_timeout * 1000)
+
+
+def _entry_extras(old: Config, new: Config) -> dict[str, tuple[str, str]]:
+    """Changes of our extra entry fields an entry sets itself, for entries that
+    kept their place and ``provider:model@temperature``. Changes that follow from
+    another setting (``general.max_tokens`` ...) or from a different entry show
+    on those lines already."""
+    changes: dict[str, tuple[str, str]] = {}
+    for surface in SURFACES:
+        for before, after in zip(old.entries(surface), new.entries(surface), strict=False):
+            if entry_text(before) != entry_text(after):
+                continue
+            for name in ("label", "max_tokens", "timeout_ms", "stream"):
+                was, now = getattr(before, name), getattr(after, name)
+                own = was != _derived(old, before, name) or now != _derived(new, after, name)
+                if was != now and own:
+                    changes[f"models.{surface}[{after.index}].{name}"] = (_show(was), _show(now))
+    return changes
+
+
+def diff_configs(old: Config, new: Config) -> list[str]:
+    """``["- key: old → new", ...]``, in a stable order; empty when equal."""
+    before, after = flatten(old), flatten(new)
+    keys = list(after) + [key for key in before if key not in after]
+    changes = {
+        key: (before.get(key, _NONE), after.get(key, _NONE))
+        for key in keys
+        if before.get(key, _NONE) != after.get(key, _NONE)
+    }
+    changes.update(_entry_extras(old, new))
+    return [f"- {key}: {was} → {now}" for key, (was, now) in changes.items()]
+
+
+def format_reload_diff(old: Config, new: Config) -> str:
+    """hexai's reload message: ``Reloaded config (N changes):`` and one line each."""
+    lines = diff_configs(old, new)
+    if not lines:
+        return "Reloaded config (no changes)"
+    return "\n".join([f"Reloaded config ({len(lines)} changes):", *lines])

@@ -1,0 +1,150 @@
+"""The commented example config: the one source of ``hexai config init`` and of
+``doc/config.example.toml`` (regenerate that with
+``python -m hexai_nvim.config.example > doc/config.example.toml``; a test checks
+the two are equal and that the example loads without problems or warnings).
+"""
+
+from __future__ import annotations
+
+import sys
+
+EXAMPLE_TOML = """\
+# hexai.nvim configuration — also a valid config for the Go tool hexai.
+#
+# Global file: $XDG_CONFIG_HOME/hexai/config.toml (usually ~/.config/hexai/config.toml),
+#   or the file named by $HEXAI_CONFIG or `hexai config ... --config PATH`.
+# Project file: .hexaiconfig.toml at the root of a git repository; it overrides
+#   the global file for that repository (same format, write only what differs).
+# Precedence, lowest first: built-in defaults < global file < project file
+#   < HEXAI_* environment variables < the editor's require("hexai").setup{...}.
+# Tables merge key by key; lists (such as [[models.completion]]) replace whole.
+#
+# Check it with `hexai config check`, see the effective values and where each
+# came from with `hexai config show`.
+
+[general]
+max_tokens = 4000              # default max_tokens of every entry
+max_context_tokens = 4000
+request_timeout = 600          # seconds; default deadline of ask/code_action entries
+context_mode = "always-full"   # minimal | window | file-on-new-func | always-full
+context_window_lines = 120
+coding_temperature = 0.2       # temperature of entries that set none
+
+[completion]
+completion_debounce_ms = 800   # idle ms before completion requests go out
+completion_throttle_ms = 0     # min ms between requests (0: off)
+manual_invoke_min_prefix = 0
+completion_wait_all = true     # false: show the first answer, add the rest as they come
+timeout_ms = 10000             # hexai.nvim: deadline of one completion entry (ms)
+
+[triggers]
+trigger_characters = [".", ":", "/", "_"]
+
+[provider]
+name = "openai"                # default provider: openai | openrouter | anthropic | ollama
+                               # (or the name of a [providers.NAME] table)
+
+# hexai's provider sections: default model, base URL and temperature.
+# API keys come from the environment: HEXAI_OPENAI_API_KEY or OPENAI_API_KEY,
+# likewise OPENROUTER and ANTHROPIC; Ollama needs none locally (OLLAMA_API_KEY).
+[openai]
+model = "gpt-4.1"
+base_url = "https://api.openai.com/v1"
+
+[openrouter]
+model = "openrouter/auto"
+base_url = "https://openrouter.ai/api/v1"
+
+[anthropic]
+model = "claude-3-5-sonnet-20240620"
+base_url = "https://api.anthropic.com/v1"
+
+[ollama]
+model = "qwen2.5-coder:7b"
+base_url = "http://localhost:11434"
+
+# Entries per surface: completion, ask (:HexaiAsk and `hexai ask`; hexai's
+# "chat" and "cli" mean the same) and code_action (one entry only).
+# Three forms:   completion = "gpt-4.1-mini"           (a model of the default provider)
+#                [models.code_action] provider = ...    (one table)
+#                [[models.completion]] ...              (several; order kept, first is primary)
+# Entry keys: provider, model, temperature, and ours: label (default "provider:model"),
+# max_tokens, timeout_ms, stream (true/false).
+[[models.completion]]
+provider = "openai"
+model = "gpt-4.1-mini"
+
+# A second completion entry runs side by side with the first:
+# [[models.completion]]
+# provider = "ollama"
+# model = "qwen2.5-coder:7b"
+# label = "local"
+# timeout_ms = 4000
+
+[[models.ask]]
+provider = "openai"
+model = "gpt-4.1"
+
+# [[models.ask]]
+# provider = "anthropic"
+# temperature = 0.4
+
+[models.code_action]
+provider = "openai"
+model = "gpt-4.1"
+
+# hexai.nvim: named providers, so one kind can run twice (two Ollama hosts,
+# llama.cpp next to LM Studio ...). Kinds: openai, openai-compatible, openrouter,
+# anthropic, ollama. An entry names them like a built-in: provider = "lmstudio".
+# [providers.lmstudio]
+# kind = "openai-compatible"
+# base_url = "http://localhost:1234/v1"     # required for openai-compatible
+# model = "qwen2.5-coder-7b-instruct"       # default model of this provider
+# api_key_env = "LMSTUDIO_API_KEY"          # or a list; tried in order
+# # api_key_cmd = "pass show lmstudio"      # or: first line of this command's output
+# headers = { "X-Team" = "editor" }
+# max_concurrency = 1                       # requests in flight to this provider
+# timeout_ms = 30000
+# stream = true
+#
+# [providers.gpu-box]
+# kind = "ollama"
+# base_url = "http://gpu-box.lan:11434"
+# model = "qwen2.5-coder:32b"
+
+# hexai.nvim: limits of the engine that runs the entries side by side.
+[engine]
+max_concurrency = 8            # requests in flight overall
+connect_timeout_ms = 5000
+first_token_timeout_ms = 0     # 0: no separate deadline for the first token
+retries = 2                    # on connection errors and HTTP 429/5xx
+
+# hexai.nvim: editor options (read by the Lua side).
+[ui]
+ask_layout = "stacked"         # stacked | columns
+completion_layout = "stack"    # stack | cycle
+auto_trigger = true
+default_keymaps = true
+disabled_filetypes = []
+ghost_text = true
+
+[stats]
+window_minutes = 60
+
+# Environment (beats the files):
+#   HEXAI_PROVIDER, HEXAI_MAX_TOKENS, HEXAI_REQUEST_TIMEOUT, HEXAI_CODING_TEMPERATURE,
+#   HEXAI_COMPLETION_DEBOUNCE_MS, HEXAI_TRIGGER_CHARACTERS=".,:" ...
+#   HEXAI_OPENAI_MODEL / _BASE_URL / _TEMPERATURE (likewise OPENROUTER, ANTHROPIC, OLLAMA)
+#   HEXAI_MODEL_<S>, HEXAI_PROVIDER_<S>, HEXAI_TEMPERATURE_<S>: one entry for surface <S>
+#   HEXAI_MODELS_<S>="ollama:qwen2.5-coder:7b,openai:gpt-4.1-mini": a whole list
+#     (<S>: COMPLETION, ASK, CODE_ACTION; CHAT and CLI mean ASK)
+"""
+
+
+def main() -> int:
+    sys.stdout.write(EXAMPLE_TOML)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

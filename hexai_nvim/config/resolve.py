@@ -1,0 +1,364 @@
+"""Merging validated layers and resolving them into one :class:`Config`.
+
+Merging: tables merge key by key, every other value (lists included) from a
+later layer replaces the earlier one whole, so a project's
+``[[models.completion]]`` list replaces the global list instead of growing it.
+
+Resolving fills in what the user left out, the way hexai does: an entry without
+``provider`` uses ``[provider] name``; without ``model`` that provider's model;
+temperature falls back to the provider's, then ``general.coding_temperature``.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from types import MappingProxyType
+from typing import Any
+
+from hexai_nvim.config import defaults
+from hexai_nvim.config.model import (
+    SURFACES,
+    CompletionSettings,
+    Config,
+    EngineSettings,
+    Entry,
+    General,
+    Problem,
+    ProviderSpec,
+)
+from hexai_nvim.config.schema import ModelsOrigin
+
+#: Fields of a provider as shown in ``sources`` (``providers.NAME.<field>``).
+PROVIDER_FIELDS: tuple[str, ...] = (
+    "kind",
+    "base_url",
+    "model",
+    "temperature",
+    "api_key_env",
+    "api_key_cmd",
+    "headers",
+    "max_concurrency",
+    "timeout_ms",
+    "stream",
+)
+
+
+@dataclass
+class Layer:
+    """One validated layer in canonical form."""
+
+    name: str
+    #: File path; ``None`` for the environment, ``"setup{}"`` for the editor.
+    file: str | None
+    data: dict[str, Any]
+    model_origins: dict[str, ModelsOrigin] = field(default_factory=dict)
+
+
+@dataclass
+class Merged:
+    data: dict[str, Any] = field(default_factory=dict)
+    #: Dotted key -> layer name, for every value some layer set.
+    sources: dict[str, str] = field(default_factory=dict)
+    #: Surface -> (layer, where it was written) of the list in effect.
+    origins: dict[str, tuple[Layer, ModelsOrigin]] = field(default_factory=dict)
+    layers: dict[str, Layer] = field(default_factory=dict)
+
+
+def merge(layers: list[Layer]) -> Merged:
+    merged = Merged()
+    for layer in layers:
+        merged.layers[layer.name] = layer
+        _merge_table(merged.data, layer.data, "", layer.name, merged.sources)
+        for surface in layer.data.get("models", {}):
+            origin = layer.model_origins.get(surface, ModelsOrigin(f"models.{surface}", False))
+            merged.origins[surface] = (layer, origin)
+    return merged
+
+
+def _merge_table(
+    target: dict[str, Any],
+    incoming: Mapping[str, Any],
+    prefix: str,
+    layer: str,
+    sources: dict[str, str],
+) -> None:
+    for key, value in incoming.items():
+        dotted = f"{prefix}.{key}" if prefix else key
+        if isinstance(value, dict):
+            existing = target.get(key)
+            if not isinstance(existing, dict):
+                existing = target[key] = {}
+            _merge_table(existing, value, dotted, layer, sources)
+        else:
+            target[key] = value
+            sources[dotted] = layer
+
+
+@dataclass
+class Resolution:
+    config: Config | None
+    problems: list[Problem]
+    warnings: list[str]
+
+
+class _Resolver:
+    def __init__(self, merged: Merged, files: tuple[str, ...], quiet: bool) -> None:
+        self.quiet = quiet
+        self.merged = merged
+        self.data = merged.data
+        self.files = files
+        self.problems: list[Problem] = []
+        self.warnings: list[str] = []
+
+    def section(self, name: str) -> dict[str, Any]:
+        value = self.data.get(name, {})
+        return value if isinstance(value, dict) else {}
+
+    def file_of(self, prefix: str) -> str | None:
+        """The file of the last layer that set something under ``prefix``."""
+        layer_name = None
+        for key, name in self.merged.sources.items():
+            if key == prefix or key.startswith(prefix + "."):
+                layer_name = name
+        layer = self.merged.layers.get(layer_name or "")
+        return layer.file if layer else None
+
+    # -- providers
+
+    def providers(self) -> dict[str, ProviderSpec]:
+        tables = self.section("providers")
+        specs: dict[str, ProviderSpec] = {}
+        for name, builtin in defaults.BUILTIN.items():
+            table = tables.get(name, {})
+            specs[name] = self.spec(
+                name, builtin.kind, table, builtin.base_url, builtin.model, builtin.api_key_env
+            )
+        for name, table in tables.items():
+            if name in defaults.BUILTIN:
+                continue
+            kind = table.get("kind")
+            if kind is None:
+                self.problems.append(
+                    Problem(
+                        f"providers.{name}.kind",
+                        f"missing; set kind to one of {', '.join(defaults.KIND_BASE_URLS)}, "
+                        "openai-compatible",
+                        file=self.file_of(f"providers.{name}"),
+                    )
+                )
+                continue
+            base_url = table.get("base_url") or defaults.KIND_BASE_URLS.get(kind)
+            if not base_url:
+                self.problems.append(
+                    Problem(
+                        f"providers.{name}.base_url",
+                        f"required for kind {kind!r} (for example http://localhost:1234/v1)",
+                        file=self.file_of(f"providers.{name}"),
+                    )
+                )
+                continue
+            specs[name] = self.spec(name, kind, table, base_url, "", ())
+        return specs
+
+    @staticmethod
+    def spec(
+        name: str,
+        kind: str,
+        table: Mapping[str, Any],
+        base_url: str,
+        model: str,
+        key_env: tuple[str, ...],
+    ) -> ProviderSpec:
+        default_model = table.get("model") or model
+        presets = table.get("presets") or {}
+        # hexai's [openai] presets map a model alias to the real name.
+        lowered = {str(k).strip().lower(): v for k, v in presets.items()}
+        mapped = presets.get(default_model) or lowered.get(default_model.lower())
+        if isinstance(mapped, str) and mapped.strip():
+            default_model = mapped.strip()
+        return ProviderSpec(
+            name=name,
+            kind=kind,
+            base_url=table.get("base_url", base_url),
+            default_model=default_model,
+            temperature=table.get("temperature"),
+            api_key_env=tuple(table.get("api_key_env", key_env)),
+            api_key_cmd=table.get("api_key_cmd"),
+            headers=MappingProxyType(dict(table.get("headers", {}))),
+            max_concurrency=table.get("max_concurrency"),
+            timeout_ms=table.get("timeout_ms"),
+            stream=table.get("stream", True),
+        )
+
+    # -- entries
+
+    def entries(
+        self,
+        surface: str,
+        specs: Mapping[str, ProviderSpec],
+        default_provider: str,
+        general: General,
+        completion_timeout_ms: int,
+    ) -> tuple[Entry, ...]:
+        raw = self.section("models").get(surface)
+        layer_origin = self.merged.origins.get(surface)
+        if not raw or layer_origin is None:
+            raw, layer_origin = [{}], None
+        file = layer_origin[0].file if layer_origin else None
+        prefix = f"{file}: " if file else ""
+        if surface == "code_action" and len(raw) > 1:
+            self.warnings.append(
+                f"{prefix}models.code_action supports a single entry; ignoring {len(raw) - 1} extra"
+            )
+            raw = raw[:1]
+        entries: list[Entry] = []
+        seen_labels: dict[str, int] = {}
+        for index, item in enumerate(raw):
+            provider_name = item.get("provider") or default_provider
+            spec = specs.get(provider_name)
+            if spec is None:
+                continue  # the provider's own problem is already reported
+            model = item.get("model") or spec.default_model
+            if not model:
+                self.problems.append(
+                    self.missing_model(surface, index, provider_name, layer_origin)
+                )
+                continue
+            if surface == "completion":
+                cap = spec.timeout_ms if spec.timeout_ms is not None else math.inf
+                default_timeout = int(min(completion_timeout_ms, cap))
+            elif spec.timeout_ms is not None:
+                default_timeout = spec.timeout_ms
+            else:
+                default_timeout = round(general.request_timeout * 1000)
+            temperature = item.get("temperature")
+            if temperature is None:
+                temperature = spec.temperature
+            if temperature is None:
+                temperature = general.coding_temperature
+            label = item.get("label") or f"{provider_name}:{model}"
+            if label in seen_labels and not self.quiet:
+                where = layer_origin[1].entry_path(index, "label") if layer_origin else surface
+                self.warnings.append(
+                    f"{prefix}{where}: label {label!r} is also used by entry "
+                    f"{seen_labels[label]}; set label to tell them apart"
+                )
+            seen_labels.setdefault(label, index)
+            entries.append(
+                Entry(
+                    surface=surface,
+                    index=len(entries),
+                    provider=spec,
+                    model=model,
+                    temperature=float(temperature),
+                    label=label,
+                    max_tokens=item.get("max_tokens", general.max_tokens),
+                    timeout_ms=item.get("timeout_ms", default_timeout),
+                    stream=item.get("stream", spec.stream),
+                )
+            )
+        return tuple(entries)
+
+    def missing_model(
+        self,
+        surface: str,
+        index: int,
+        provider: str,
+        layer_origin: tuple[Layer, ModelsOrigin] | None,
+    ) -> Problem:
+        if layer_origin is None:
+            return Problem(
+                f"providers.{provider}.model",
+                f"missing: {provider!r} is the default provider and no [models] "
+                f"entry for {surface} names a model",
+                file=self.file_of(f"providers.{provider}"),
+            )
+        layer, origin = layer_origin
+        return Problem(
+            origin.entry_path(index, "model"),
+            f"missing, and provider {provider!r} has no default model; set model here "
+            f"or in [providers.{provider}]",
+            file=layer.file,
+        )
+
+    # -- everything
+
+    def run(self) -> Resolution:
+        general_table = {**defaults.GENERAL, **self.section("general")}
+        general = General(
+            max_tokens=general_table["max_tokens"],
+            max_context_tokens=general_table["max_context_tokens"],
+            request_timeout=float(general_table["request_timeout"]),
+            context_mode=general_table["context_mode"],
+            context_window_lines=general_table["context_window_lines"],
+            coding_temperature=float(general_table["coding_temperature"]),
+        )
+        completion_table = {**defaults.COMPLETION, **self.section("completion")}
+        completion = CompletionSettings(
+            debounce_ms=completion_table["completion_debounce_ms"],
+            throttle_ms=completion_table["completion_throttle_ms"],
+            manual_invoke_min_prefix=completion_table["manual_invoke_min_prefix"],
+            wait_all=completion_table["completion_wait_all"],
+            trigger_characters=tuple(self.section("triggers").get("trigger_characters", ())),
+            timeout_ms=completion_table["timeout_ms"],
+        )
+        engine = EngineSettings(**{**defaults.ENGINE, **self.section("engine")})
+        ui = {key: freeze(value) for key, value in {**defaults.UI, **self.section("ui")}.items()}
+        specs = self.providers()
+        default_provider = self.section("provider").get("name", defaults.DEFAULT_PROVIDER)
+        models = {
+            surface: self.entries(surface, specs, default_provider, general, completion.timeout_ms)
+            for surface in SURFACES
+        }
+        if self.problems:
+            return Resolution(None, self.problems, self.warnings)
+        config = Config(
+            general=general,
+            completion=completion,
+            engine=engine,
+            providers=MappingProxyType(specs),
+            models=MappingProxyType(models),
+            default_provider=default_provider,
+            stats_window_minutes=self.section("stats").get(
+                "window_minutes", defaults.STATS_WINDOW_MINUTES
+            ),
+            prompts=freeze(self.section("prompts")),
+            ui=MappingProxyType(ui),
+            sources=MappingProxyType(self.all_sources(specs)),
+            files=self.files,
+            warnings=tuple(self.warnings),
+        )
+        return Resolution(config, [], self.warnings)
+
+    def all_sources(self, specs: Mapping[str, ProviderSpec]) -> dict[str, str]:
+        """Every known key -> layer, ``default`` where no layer set it."""
+        known = [f"general.{key}" for key in defaults.GENERAL]
+        known += [f"completion.{key}" for key in defaults.COMPLETION]
+        known += ["triggers.trigger_characters", "provider.name", "stats.window_minutes"]
+        known += [f"engine.{key}" for key in defaults.ENGINE]
+        known += [f"ui.{key}" for key in defaults.UI]
+        known += [f"models.{surface}" for surface in SURFACES]
+        known += [f"providers.{name}.{key}" for name in specs for key in PROVIDER_FIELDS]
+        sources = dict.fromkeys(known, "default")
+        sources.update(self.merged.sources)
+        return sources
+
+
+def resolve(merged: Merged, files: tuple[str, ...], *, quiet: bool = False) -> Resolution:
+    """The :class:`Config` of ``merged``, or the problems that prevent it.
+
+    ``quiet`` (set when earlier stages found problems) skips warnings that
+    placeholders of invalid entries would cause.
+    """
+    return _Resolver(merged, files, quiet).run()
+
+
+def freeze(value: Any) -> Any:
+    """Read-only copy: tables become mapping proxies, arrays tuples."""
+    if isinstance(value, Mapping):
+        return MappingProxyType({key: freeze(item) for key, item in value.items()})
+    if isinstance(value, (list, tuple)):
+        return tuple(freeze(item) for item in value)
+    return value

@@ -1,0 +1,73 @@
+"""Config diffs in hexai's reload format."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from hexai_nvim.config import default_config, diff_configs, format_reload_diff
+from tests.unit.config_fixtures import HEXAI_GLOBAL, load
+
+
+def test_equal_configs_have_no_changes(tmp_path: Path) -> None:
+    config = load(tmp_path, HEXAI_GLOBAL)
+    assert diff_configs(config, config) == []
+    assert format_reload_diff(config, config) == "Reloaded config (no changes)"
+
+
+def test_hexai_format_for_values_and_entry_lists(tmp_path: Path) -> None:
+    old = default_config()
+    new = load(
+        tmp_path,
+        """
+        [general]
+        max_tokens = 2000
+        [[models.completion]]
+        provider = "openai"
+        model = "gpt-4.1"
+        [[models.completion]]
+        provider = "ollama"
+        model = "qwen2.5-coder:7b"
+        temperature = 0.35
+        """,
+    )
+    assert diff_configs(old, new) == [
+        "- general.max_tokens: 4000 → 2000",
+        "- models.completion: openai:gpt-4.1@0.200 → "
+        "openai:gpt-4.1@0.200|ollama:qwen2.5-coder:7b@0.350",
+    ]
+    assert format_reload_diff(old, new) == (
+        "Reloaded config (2 changes):\n"
+        "- general.max_tokens: 4000 → 2000\n"
+        "- models.completion: openai:gpt-4.1@0.200 → "
+        "openai:gpt-4.1@0.200|ollama:qwen2.5-coder:7b@0.350"
+    )
+
+
+def test_our_entry_fields_and_new_providers(tmp_path: Path) -> None:
+    old = load(tmp_path, '[[models.ask]]\nmodel = "m"\n')
+    other = tmp_path / "b"
+    other.mkdir()
+    new = load(
+        other,
+        '[[models.ask]]\nmodel = "m"\ntimeout_ms = 5000\nlabel = "main"\n'
+        '[providers.box]\nkind = "ollama"\n',
+    )
+    lines = diff_configs(old, new)
+    assert "- models.ask[0].label: openai:m → main" in lines
+    assert "- models.ask[0].timeout_ms: 600000 → 5000" in lines
+    assert "- providers.box.kind: (none) → ollama" in lines
+    assert not any(line.startswith("- models.ask:") for line in lines)
+
+
+def test_secrets_never_show_in_diffs(tmp_path: Path) -> None:
+    old = default_config()
+    new = load(
+        tmp_path,
+        '[providers.openai]\napi_key_cmd = "echo sk-inline-secret-1234567890"\n'
+        'headers = { Authorization = "Bearer sk-header-secret-abcdefgh" }\n',
+    )
+    text = "\n".join(diff_configs(old, new))
+    assert "providers.openai.api_key_cmd: (none) → (set)" in text
+    assert "providers.openai.headers.Authorization: (none) → ****efgh" in text
+    assert "sk-inline-secret" not in text
+    assert "sk-header-secret" not in text
