@@ -128,7 +128,7 @@ def _layer_of(path: str) -> str:
 
 
 def _format_ms(ms: float) -> str:
-    return f"{ms:.0f} ms" if ms < 1000 else f"{ms / 1000:.2f} s"
+    return f"{ms:.0f} ms" if ms < 1000 else f"{round(ms / 1000, 2):g} s"
 
 
 def static_report(

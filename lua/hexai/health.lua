@@ -58,10 +58,19 @@ function H.report(health, line)
 end
 
 function H.python_provider(health)
-  local prog_ok, prog = pcall(vim.fn['provider#python3#Prog'])
-  local err_ok, err = pcall(vim.fn['provider#python3#Error'])
-  if not prog_ok or prog == '' then
-    health.error('no python3 provider' .. ((err_ok and err ~= '') and (': ' .. err) or ''), {
+  local prog, err
+  local has_lua, provider = pcall(require, 'vim.provider.python')
+  if has_lua and provider.detect_by_module then
+    -- Neovim 0.10+: the provider lives in Lua.
+    prog, err = provider.detect_by_module('neovim')
+  else
+    local ok_prog, found = pcall(vim.fn['provider#python3#Prog'])
+    local ok_err, message = pcall(vim.fn['provider#python3#Error'])
+    prog = ok_prog and found or nil
+    err = ok_err and message or nil
+  end
+  if not prog or prog == '' then
+    health.error('no python3 provider' .. ((err and err ~= '') and (': ' .. err) or ''), {
       'install a Python 3 with the package: pip install hexai-nvim (it brings pynvim and aiohttp)',
       'or point g:python3_host_prog at a Python that has it',
     })
