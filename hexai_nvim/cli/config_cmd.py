@@ -163,6 +163,8 @@ def _show(args: argparse.Namespace) -> int:
 def _value_text(value: Any) -> str:
     if isinstance(value, bool):
         return str(value).lower()
+    if isinstance(value, float):
+        return f"{value:g}"
     if isinstance(value, (dict, list)):
         return json.dumps(value, ensure_ascii=False)
     return str(value)
@@ -195,7 +197,8 @@ def _print_view(view: dict[str, Any], out: TextIO) -> None:
             key_text = f"{key['masked']} from {key['source']}"
         elif key["source"] == "none":
             names = ", ".join(provider["api_key_env"]) or "none configured"
-            key_text = f"not found (variables: {names})"
+            optional = "; optional for a local server" if provider["kind"] == "ollama" else ""
+            key_text = f"not found (variables: {names}{optional})"
         else:
             key_text = key["source"]
         write(
@@ -229,10 +232,10 @@ def _print_view(view: dict[str, Any], out: TextIO) -> None:
 
 
 def _load_file(path: str) -> Any:
-    data, problem = read_toml(path)
-    if problem is not None:
-        raise ConfigError([problem], files=[path])
-    return load_layers([("global", path, data)])
+    read = read_toml(path)
+    if read.problem is not None:
+        raise ConfigError([read.problem], files=[path])
+    return load_layers([("global", path, read.data)], texts={path: read.text})
 
 
 def _diff(args: argparse.Namespace) -> int:

@@ -14,7 +14,7 @@ from __future__ import annotations
 import os
 import re
 import sys
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -81,24 +81,35 @@ _POSITION = re.compile(r"\s*\(at line (\d+), column (\d+)\)\s*$")
 _END = re.compile(r"\s*\(at end of document\)\s*$")
 
 
-def read_toml(path: str) -> tuple[dict[str, Any] | None, Problem | None]:
+@dataclass(frozen=True)
+class TomlFile:
+    """A read file: its table, or the problem that prevented reading it."""
+
+    path: str
+    data: dict[str, Any] | None
+    problem: Problem | None
+    text: str = ""
+
+
+def read_toml(path: str) -> TomlFile:
     """The parsed file, or a problem naming the file (and line/column for syntax)."""
     try:
         with open(path, "rb") as handle:
             raw = handle.read()
     except FileNotFoundError:
-        return None, Problem("", "file not found", file=path)
+        return TomlFile(path, None, Problem("", "file not found", file=path))
     except IsADirectoryError:
-        return None, Problem("", "is a directory, not a file", file=path)
+        return TomlFile(path, None, Problem("", "is a directory, not a file", file=path))
     except OSError as exc:
-        return None, Problem("", f"cannot read: {exc.strerror or exc}", file=path)
+        return TomlFile(path, None, Problem("", f"cannot read: {exc.strerror or exc}", file=path))
     try:
         content = raw.decode("utf-8")
     except UnicodeDecodeError as exc:
         line = raw[: exc.start].count(b"\n") + 1
         column = exc.start - (raw.rfind(b"\n", 0, exc.start) + 1) + 1
-        return None, Problem("", "invalid TOML: not UTF-8 text", path, line, column)
-    return parse_toml(content, path)
+        return TomlFile(path, None, Problem("", "invalid TOML: not UTF-8 text", path, line, column))
+    data, problem = parse_toml(content, path)
+    return TomlFile(path, data, problem, content)
 
 
 def parse_toml(content: str, path: str) -> tuple[dict[str, Any] | None, Problem | None]:
@@ -123,3 +134,73 @@ def _syntax_problem(exc: Exception, content: str, path: str) -> Problem:
         line = content.count("\n") + 1
         column = len(content) - content.rfind("\n")
     return Problem("", f"invalid TOML: {message}", file=path, line=line, column=column)
+
+
+# --------------------------------------------------------------------------- key positions
+
+Position = tuple[int, int]
+_BARE_KEY = r'[A-Za-z0-9_-]+|"(?:[^"\\]|\\.)*"|\'[^\']*\''
+_KEY_PATH = re.compile(rf"^\s*((?:{_BARE_KEY})(?:\s*\.\s*(?:{_BARE_KEY}))*)\s*=")
+_HEADER = re.compile(rf"^\s*(\[\[?)\s*((?:{_BARE_KEY})(?:\s*\.\s*(?:{_BARE_KEY}))*)\s*\]\]?")
+_PART = re.compile(_BARE_KEY)
+
+
+def _key_parts(dotted: str) -> tuple[str, ...]:
+    parts = []
+    for match in _PART.finditer(dotted):
+        token = match.group(0)
+        if token[0] == '"':
+            token = token[1:-1].encode("utf-8").decode("unicode_escape", "replace")
+        elif token[0] == "'":
+            token = token[1:-1]
+        parts.append(token)
+    return tuple(parts)
+
+
+def key_positions(content: str) -> dict[tuple[str | int, ...], Position]:
+    """Best-effort map from key paths to (line, column) where they are written.
+
+    Array-of-tables get their index (``("models", "completion", 1, "provider")``).
+    Used only to point messages at a line; anything odd is simply not mapped.
+    """
+    positions: dict[tuple[str | int, ...], Position] = {}
+    table: tuple[str | int, ...] = ()
+    counts: dict[tuple[str, ...], int] = {}
+    in_multiline: str | None = None
+    for number, line in enumerate(content.splitlines(), start=1):
+        if in_multiline:
+            if line.count(in_multiline) % 2 == 1:
+                in_multiline = None
+            continue
+        header = _HEADER.match(line)
+        key = None if header else _KEY_PATH.match(line)
+        if header:
+            parts = _key_parts(header.group(2))
+            if header.group(1) == "[[":
+                counts[parts] = counts.get(parts, -1) + 1
+                table = (*parts, counts[parts])
+            else:
+                table = parts
+            positions.setdefault(table, (number, header.start(2) + 1))
+        elif key:
+            path = (*table, *_key_parts(key.group(1)))
+            positions.setdefault(path, (number, key.start(1) + 1))
+        for quote in ('"""', "'''"):
+            if line.count(quote) % 2 == 1:
+                in_multiline = quote
+                break
+    return positions
+
+
+def locator(content: str) -> Callable[[tuple[str | int, ...]], Position | None]:
+    """A function giving the position of a key path, or of its nearest written parent."""
+    positions = key_positions(content)
+
+    def locate(path: tuple[str | int, ...]) -> Position | None:
+        for cut in range(len(path), 0, -1):
+            found = positions.get(path[:cut])
+            if found is not None:
+                return found
+        return None
+
+    return locate

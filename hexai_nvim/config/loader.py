@@ -12,7 +12,12 @@ from typing import Any
 
 from hexai_nvim.config import defaults
 from hexai_nvim.config.env import env_layer
-from hexai_nvim.config.files import global_config_path, project_config_path, read_toml
+from hexai_nvim.config.files import (
+    global_config_path,
+    locator,
+    project_config_path,
+    read_toml,
+)
 from hexai_nvim.config.model import Config, ConfigError, Problem
 from hexai_nvim.config.resolve import Layer, merge, resolve
 from hexai_nvim.config.schema import LayerValidator, provider_names_in
@@ -54,12 +59,16 @@ def load_config(
 
 
 def load_layers(
-    sources: list[tuple[str, str | None, Any]], env: Mapping[str, str] | None = None
+    sources: list[tuple[str, str | None, Any]],
+    env: Mapping[str, str] | None = None,
+    texts: Mapping[str, str] | None = None,
 ) -> Config:
     """Build a config from given raw layers only: ``(name, origin, table)`` each,
     lowest precedence first, plus the environment layer when ``env`` is given.
+    ``texts`` (file -> content) lets messages point at lines.
     ``hexai config diff`` uses it to compare two files on their own."""
-    return _build(sources, [], [], [], env, list(_files_of(sources)))
+    files = _files_of(sources)
+    return _build(sources, [], [], files, env, files, texts or {})
 
 
 def default_config() -> Config:
@@ -80,15 +89,17 @@ def _load(
     problems: list[Problem] = []
     files: list[str] = []
     raw_layers: list[tuple[str, str | None, Any]] = []
+    texts: dict[str, str] = {}
 
     global_path = global_config_path(config_path, env)
     if global_path.path and (global_path.explicit or os.path.lexists(global_path.path)):
         files.append(global_path.path)
-        data, problem = read_toml(global_path.path)
-        if problem:
-            problems.append(problem)
+        read = read_toml(global_path.path)
+        if read.problem:
+            problems.append(read.problem)
         else:
-            raw_layers.append(("global", global_path.path, data))
+            raw_layers.append(("global", global_path.path, read.data))
+            texts[global_path.path] = read.text
 
     if cwd is None:
         try:
@@ -98,15 +109,16 @@ def _load(
     project = project_config_path(cwd) if cwd else None
     if project and not (global_path.path and _same_file(project, global_path.path)):
         files.append(project)
-        data, problem = read_toml(project)
-        if problem:
-            problems.append(problem)
+        read = read_toml(project)
+        if read.problem:
+            problems.append(read.problem)
         else:
-            raw_layers.append(("project", project, data))
+            raw_layers.append(("project", project, read.data))
+            texts[project] = read.text
 
     if editor is not None:
         raw_layers.append(("editor", EDITOR_ORIGIN, editor))
-    return _build(raw_layers, problems, [], files, env, files)
+    return _build(raw_layers, problems, [], files, env, files, texts)
 
 
 def _build(
@@ -116,15 +128,21 @@ def _build(
     attempted: list[str],
     env: Mapping[str, str] | None,
     files: list[str],
+    texts: Mapping[str, str],
 ) -> Config:
     known = set(defaults.BUILTIN)
     for _, _, raw in raw_layers:
         known |= provider_names_in(raw)
 
     layers: list[Layer] = []
+    locators: dict[str, Any] = {}
 
     def add(name: str, origin: str | None, raw: Any, rename: Any = None) -> None:
-        validator = LayerValidator(name, origin, known, rename=rename or {})
+        text = texts.get(origin or "")
+        locate = locator(text) if text is not None else None
+        if locate is not None and origin:
+            locators[origin] = locate
+        validator = LayerValidator(name, origin, known, rename=rename or {}, locate=locate)
         data = validator.validate(raw)
         problems.extend(validator.problems)
         warnings.extend(validator.warnings)
@@ -145,7 +163,13 @@ def _build(
         if name == "editor":
             add(name, origin, raw)
 
-    resolution = resolve(merge(layers), tuple(files), quiet=bool(problems))
+    resolution = resolve(
+        merge(layers),
+        tuple(files),
+        quiet=bool(problems),
+        reported={problem.path for problem in problems},
+        locators=locators,
+    )
     problems.extend(resolution.problems)
     all_warnings = warnings + [w for w in resolution.warnings if w not in warnings]
     if problems or resolution.config is None:

@@ -12,7 +12,7 @@ temperature falls back to the provider's, then ``general.coding_temperature``.
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping
+from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import Any
@@ -28,7 +28,9 @@ from hexai_nvim.config.model import (
     Problem,
     ProviderSpec,
 )
-from hexai_nvim.config.schema import ModelsOrigin
+from hexai_nvim.config.schema import ModelsOrigin, Path
+
+Locate = Callable[[Path], tuple[int, int] | None]
 
 #: Fields of a provider as shown in ``sources`` (``providers.NAME.<field>``).
 PROVIDER_FIELDS: tuple[str, ...] = (
@@ -104,8 +106,17 @@ class Resolution:
 
 
 class _Resolver:
-    def __init__(self, merged: Merged, files: tuple[str, ...], quiet: bool) -> None:
+    def __init__(
+        self,
+        merged: Merged,
+        files: tuple[str, ...],
+        quiet: bool,
+        reported: Collection[str],
+        locators: Mapping[str, Locate],
+    ) -> None:
         self.quiet = quiet
+        self.reported = reported
+        self.locators = locators
         self.merged = merged
         self.data = merged.data
         self.files = files
@@ -115,6 +126,15 @@ class _Resolver:
     def section(self, name: str) -> dict[str, Any]:
         value = self.data.get(name, {})
         return value if isinstance(value, dict) else {}
+
+    def problem(self, path: str, message: str, file: str | None, raw: Path) -> None:
+        """Record a problem unless the layer check already reported that path."""
+        if path in self.reported:
+            return
+        locate = self.locators.get(file or "")
+        found = locate(raw) if locate else None
+        line, column = found if found else (None, None)
+        self.problems.append(Problem(path, message, file=file, line=line, column=column))
 
     def file_of(self, prefix: str) -> str | None:
         """The file of the last layer that set something under ``prefix``."""
@@ -140,23 +160,21 @@ class _Resolver:
                 continue
             kind = table.get("kind")
             if kind is None:
-                self.problems.append(
-                    Problem(
-                        f"providers.{name}.kind",
-                        f"missing; set kind to one of {', '.join(defaults.KIND_BASE_URLS)}, "
-                        "openai-compatible",
-                        file=self.file_of(f"providers.{name}"),
-                    )
+                self.problem(
+                    f"providers.{name}.kind",
+                    f"missing; set kind to one of {', '.join(defaults.KIND_BASE_URLS)}, "
+                    "openai-compatible",
+                    self.file_of(f"providers.{name}"),
+                    ("providers", name),
                 )
                 continue
             base_url = table.get("base_url") or defaults.KIND_BASE_URLS.get(kind)
             if not base_url:
-                self.problems.append(
-                    Problem(
-                        f"providers.{name}.base_url",
-                        f"required for kind {kind!r} (for example http://localhost:1234/v1)",
-                        file=self.file_of(f"providers.{name}"),
-                    )
+                self.problem(
+                    f"providers.{name}.base_url",
+                    f"required for kind {kind!r} (for example http://localhost:1234/v1)",
+                    self.file_of(f"providers.{name}"),
+                    ("providers", name),
                 )
                 continue
             specs[name] = self.spec(name, kind, table, base_url, "", ())
@@ -222,9 +240,7 @@ class _Resolver:
                 continue  # the provider's own problem is already reported
             model = item.get("model") or spec.default_model
             if not model:
-                self.problems.append(
-                    self.missing_model(surface, index, provider_name, layer_origin)
-                )
+                self.missing_model(surface, index, provider_name, layer_origin)
                 continue
             if surface == "completion":
                 cap = spec.timeout_ms if spec.timeout_ms is not None else math.inf
@@ -267,20 +283,23 @@ class _Resolver:
         index: int,
         provider: str,
         layer_origin: tuple[Layer, ModelsOrigin] | None,
-    ) -> Problem:
+    ) -> None:
         if layer_origin is None:
-            return Problem(
+            self.problem(
                 f"providers.{provider}.model",
                 f"missing: {provider!r} is the default provider and no [models] "
                 f"entry for {surface} names a model",
-                file=self.file_of(f"providers.{provider}"),
+                self.file_of(f"providers.{provider}"),
+                ("providers", provider),
             )
+            return
         layer, origin = layer_origin
-        return Problem(
+        self.problem(
             origin.entry_path(index, "model"),
             f"missing, and provider {provider!r} has no default model; set model here "
             f"or in [providers.{provider}]",
-            file=layer.file,
+            layer.file,
+            origin.entry_raw(index, "model"),
         )
 
     # -- everything
@@ -305,7 +324,9 @@ class _Resolver:
             timeout_ms=completion_table["timeout_ms"],
         )
         engine = EngineSettings(**{**defaults.ENGINE, **self.section("engine")})
-        ui = {key: freeze(value) for key, value in {**defaults.UI, **self.section("ui")}.items()}
+        # Lists become tuples; tables stay plain dicts (copies) because the host
+        # sends [ui] to Lua as is and msgpack cannot encode mapping proxies.
+        ui = {key: _copy(value) for key, value in {**defaults.UI, **self.section("ui")}.items()}
         specs = self.providers()
         default_provider = self.section("provider").get("name", defaults.DEFAULT_PROVIDER)
         models = {
@@ -346,13 +367,21 @@ class _Resolver:
         return sources
 
 
-def resolve(merged: Merged, files: tuple[str, ...], *, quiet: bool = False) -> Resolution:
+def resolve(
+    merged: Merged,
+    files: tuple[str, ...],
+    *,
+    quiet: bool = False,
+    reported: Collection[str] = (),
+    locators: Mapping[str, Locate] | None = None,
+) -> Resolution:
     """The :class:`Config` of ``merged``, or the problems that prevent it.
 
     ``quiet`` (set when earlier stages found problems) skips warnings that
-    placeholders of invalid entries would cause.
+    placeholders of invalid entries would cause; problems at a path in
+    ``reported`` are not repeated; ``locators`` (file -> function) find lines.
     """
-    return _Resolver(merged, files, quiet).run()
+    return _Resolver(merged, files, quiet, reported, locators or {}).run()
 
 
 def freeze(value: Any) -> Any:
@@ -361,4 +390,12 @@ def freeze(value: Any) -> Any:
         return MappingProxyType({key: freeze(item) for key, item in value.items()})
     if isinstance(value, (list, tuple)):
         return tuple(freeze(item) for item in value)
+    return value
+
+
+def _copy(value: Any) -> Any:
+    if isinstance(value, Mapping):
+        return {key: _copy(item) for key, item in value.items()}
+    if isinstance(value, (list, tuple)):
+        return tuple(_copy(item) for item in value)
     return value

@@ -354,9 +354,14 @@ class ModelsOrigin:
     base: str
     #: True for the one-entry forms (string shorthand or one table).
     single: bool
+    #: The raw path in the layer (``("models", "chat")``), to find its line.
+    raw: Path = ()
 
     def entry_path(self, index: int, key: str) -> str:
         return f"{self.base}.{key}" if self.single else f"{self.base}[{index}].{key}"
+
+    def entry_raw(self, index: int, key: str) -> Path:
+        return (*self.raw, key) if self.single else (*self.raw, index, key)
 
 
 @dataclass
@@ -371,8 +376,14 @@ class LayerValidator:
     problems: list[Problem] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
     model_origins: dict[str, ModelsOrigin] = field(default_factory=dict)
+    #: Finds where a raw path is written in the file (line, column), if known.
+    locate: Callable[[Path], tuple[int, int] | None] | None = None
 
     # -- reporting
+
+    def position(self, path: Path) -> tuple[int | None, int | None]:
+        found = self.locate(path) if self.locate and path else None
+        return found if found else (None, None)
 
     def display(self, path: Path) -> str:
         for cut in range(len(path), 0, -1):
@@ -382,10 +393,17 @@ class LayerValidator:
         return format_path(path)
 
     def problem(self, path: Path, message: str) -> None:
-        self.problems.append(Problem(path=self.display(path), message=message, file=self.file))
+        line, column = self.position(path)
+        self.problems.append(
+            Problem(self.display(path), message, file=self.file, line=line, column=column)
+        )
 
     def warn(self, path: Path, message: str) -> None:
-        where = f"{self.file}: " if self.file else ""
+        line, column = self.position(path)
+        where = self.file or ""
+        if where and line is not None:
+            where += f":{line}:{column}"
+        where = f"{where}: " if where else ""
         shown = self.display(path)
         self.warnings.append(f"{where}{shown}: {message}" if shown else f"{where}{message}")
 
@@ -568,7 +586,7 @@ class LayerValidator:
         if not items:
             self.warn(path, "empty list ignored; the list of the layer below stays")
             return None
-        self.model_origins[path_surface(path)] = ModelsOrigin(self.display(path), single)
+        self.model_origins[path_surface(path)] = ModelsOrigin(self.display(path), single, path)
         entries: list[dict[str, Any]] = []
         for index, item in enumerate(items):
             here = path if single else (*path, index)

@@ -56,9 +56,9 @@ def test_check_reports_all_three_mistakes(home: Path, capsys: pytest.CaptureFixt
     path = write(home, "c.toml", THREE_MISTAKES)
     assert main(["config", "check", "--config", str(path)]) == 1
     out = capsys.readouterr().out
-    assert f"error: {path}: models.completion[1].provider: unknown provider 'olama'" in out
-    assert f"error: {path}: general.max_tokens: expected an integer" in out
-    assert f"warning: {path}: telemetry: unknown section" in out
+    assert f"error: {path}:9:1: models.completion[1].provider: unknown provider 'olama'" in out
+    assert f"error: {path}:2:1: general.max_tokens: expected an integer" in out
+    assert f"warning: {path}:12:2: telemetry: unknown section" in out
 
 
 def test_check_json_gives_problems_as_data(home: Path, capsys: pytest.CaptureFixture[str]) -> None:
@@ -70,6 +70,7 @@ def test_check_json_gives_problems_as_data(home: Path, capsys: pytest.CaptureFix
         "general.max_tokens", "models.completion[1].provider",
     }
     assert all(p["file"] == str(path) for p in data["problems"])
+    assert sorted((p["line"], p["column"]) for p in data["problems"]) == [(2, 1), (9, 1)]
     assert any("telemetry" in w for w in data["warnings"])
     assert data["files"] == [str(path)]
 
@@ -236,6 +237,6 @@ def test_installed_command_check_acceptance_no_traceback(tmp_path: Path) -> None
     )
     assert result.returncode == 1
     assert "Traceback" not in result.stdout + result.stderr
-    assert f"{path}: models.completion[1].provider: unknown provider 'olama'" in result.stdout
-    assert f"{path}: general.max_tokens: expected an integer" in result.stdout
-    assert f"{path}: telemetry: unknown section" in result.stdout
+    assert f"{path}:9:1: models.completion[1].provider: unknown provider 'olama'" in result.stdout
+    assert f"{path}:2:1: general.max_tokens: expected an integer" in result.stdout
+    assert f"{path}:12:2: telemetry: unknown section" in result.stdout

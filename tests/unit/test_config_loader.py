@@ -642,3 +642,32 @@ def test_config_is_immutable(tmp_path: Path) -> None:
     with pytest.raises(TypeError):
         config.models["completion"] = ()  # type: ignore[index]
     assert isinstance(config.entries("completion"), tuple)
+
+
+def test_value_problems_point_at_the_line_of_the_key(tmp_path: Path) -> None:
+    error = problems_of(
+        tmp_path,
+        """
+        [general]
+        max_tokens = 0
+
+        [providers.box]
+        kind = "ollma"
+        headers = { "X-A" = 1 }
+
+        [[models.ask]]
+        model = "a"
+        [[models.ask]]
+          temperature = 9
+        [models]
+        code_action = 5
+        """,
+    )
+    where = {p.path: (p.line, p.column) for p in error.problems}
+    assert where == {
+        "general.max_tokens": (3, 1),
+        "providers.box.kind": (6, 1),
+        "providers.box.headers.X-A": (7, 1),
+        "models.ask[1].temperature": (12, 3),
+        "models.code_action": (14, 1),
+    }
