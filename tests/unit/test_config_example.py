@@ -54,3 +54,17 @@ def test_commented_out_examples_are_valid_too(tmp_path: Path) -> None:
     assert len(config.entries("ask")) == 2
     assert config.providers["lmstudio"].kind == "openai-compatible"
     assert config.providers["gpu-box"].base_url == "http://gpu-box.lan:11434"
+
+
+def test_toml_blocks_of_doc_config_md_load_cleanly(tmp_path: Path) -> None:
+    text = (DOC_EXAMPLE.parent / "config.md").read_text(encoding="utf-8")
+    blocks = re.findall(r"```toml\n(.*?)```", text, flags=re.S)
+    assert len(blocks) == 2
+    path = tmp_path / "doc.toml"
+    path.write_text("\n".join(blocks), encoding="utf-8")
+    config = load_config(str(path), cwd=str(tmp_path), env={})
+    assert config.warnings == ()
+    assert [e.label for e in config.entries("completion")] == ["openai:gpt-4.1-mini", "local"]
+    assert [e.key for e in config.entries("ask")] == ["openai:gpt-4.1"]
+    assert config.entries("completion")[1].model == "qwen2.5-coder:7b"
+    assert config.providers["gpu-box"].max_concurrency == 2
