@@ -94,11 +94,17 @@ def describe_config(
         "engine.retries": engine.retries,
         **{f"ui.{key}": _plain(value) for key, value in config.ui.items()},
     }
+
+    def source(key: str) -> str:
+        if key in config.sources:
+            return config.sources[key]
+        nested = [layer for name, layer in config.sources.items() if name.startswith(key + ".")]
+        return nested[-1] if nested else "default"
+
     return {
         "files": list(config.files),
         "values": {
-            key: {"value": value, "source": config.sources.get(key, "default")}
-            for key, value in values.items()
+            key: {"value": value, "source": source(key)} for key, value in values.items()
         },
         "models": {
             surface: {

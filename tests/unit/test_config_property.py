@@ -135,8 +135,19 @@ def test_structured_tables_of_known_and_unknown_keys(data: dict[str, dict[str, A
     check_only_config_error(structured_toml(data))
 
 
+#: What a Lua table may turn into: also nil, integer keys, nested odd values.
+editor_values = st.recursive(
+    st.one_of(scalars, st.none(), st.binary(max_size=4)),
+    lambda inner: st.one_of(
+        st.lists(inner, max_size=4),
+        st.dictionaries(st.one_of(st.sampled_from(KEYS), st.integers(0, 3)), inner, max_size=4),
+    ),
+    max_leaves=12,
+)
+
+
 @FAST
-@given(st.dictionaries(st.sampled_from(KEYS), values, max_size=5), st.text(max_size=40))
+@given(st.dictionaries(st.sampled_from(KEYS), editor_values, max_size=5), st.text(max_size=40))
 def test_editor_tables_and_env_lists(editor: dict[str, Any], models: str) -> None:
     check_only_config_error(
         "", editor=editor, env={"HEXAI_MODELS_COMPLETION": models, "HEXAI_MAX_TOKENS": models}
