@@ -1,0 +1,140 @@
+"""Ollama's native API: kind ``ollama``.
+
+``POST {base_url}/api/chat`` for chat requests, ``POST {base_url}/api/generate``
+with ``prompt`` and ``suffix`` when the request carries a fill-in-the-middle
+prompt (:attr:`Request.fim`). Options go in ``options`` (``temperature``,
+``num_predict``, ``stop``); ``stream`` is always sent because Ollama streams
+when it is missing. A key is optional (Bearer, for hosted or proxied Ollama).
+
+Streamed answers are NDJSON: one JSON object per line, text in
+``message.content`` (chat) or ``response`` (generate), ``thinking`` ignored,
+and a last line with ``done: true``, ``done_reason``, ``prompt_eval_count`` and
+``eval_count``. A whole answer is the same object on one line, so both are read
+by one decoder. ``{"error": "..."}`` (as a body or a line) becomes a
+:class:`ProviderError`; a stream that ends before its ``done`` line is
+``bad_response``.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from hexai_nvim.config.model import ProviderSpec
+from hexai_nvim.providers.base import (
+    Call,
+    ErrorKind,
+    ProviderError,
+    ProviderEvent,
+    TextDelta,
+)
+from hexai_nvim.providers.http import (
+    HttpPool,
+    JsonHttpProvider,
+    StreamDecoder,
+    UsageTracker,
+    decode_json,
+    error_from_payload,
+    finish_or_truncated,
+)
+from hexai_nvim.providers.sse import LineSplitter
+
+__all__ = ["OllamaProvider"]
+
+
+class OllamaProvider(JsonHttpProvider):
+    """Client of Ollama's native chat and generate endpoints."""
+
+    kinds = ("ollama",)
+    requires_key = False
+
+    def __init__(self, spec: ProviderSpec, http: HttpPool) -> None:
+        super().__init__(spec.headers, spec.base_url, http)
+        self.spec = spec
+
+    def endpoint(self, call: Call) -> str:
+        path = "/api/generate" if call.request.fim is not None else "/api/chat"
+        return f"{self.base_url}{path}"
+
+    def headers(self, call: Call) -> dict[str, str]:
+        return {"Authorization": f"Bearer {call.api_key}"} if call.api_key else {}
+
+    def payload(self, call: Call) -> dict[str, Any]:
+        request = call.request
+        options: dict[str, Any] = {}
+        if request.temperature is not None:
+            options["temperature"] = request.temperature
+        if request.max_tokens is not None:
+            options["num_predict"] = request.max_tokens
+        if request.stop:
+            options["stop"] = list(request.stop)
+        body: dict[str, Any] = {"model": call.model, "stream": call.stream}
+        if request.fim is not None:
+            body["prompt"] = request.fim.prefix
+            body["suffix"] = request.fim.suffix
+            system = [m.content for m in request.messages if m.role == "system"]
+            if system:
+                body["system"] = "\n\n".join(system)
+        else:
+            body["messages"] = [{"role": m.role, "content": m.content} for m in request.messages]
+        if options:
+            body["options"] = options
+        return body
+
+    def is_whole_json(self, content_type: str, first: bytes, call: Call) -> bool:
+        # A whole answer is one NDJSON line; the line decoder reads both.
+        return False
+
+    def decoder(self, call: Call) -> StreamDecoder:
+        return OllamaStreamDecoder(call.api_key)
+
+    def whole(self, data: Any, call: Call) -> list[ProviderEvent]:  # pragma: no cover
+        decoder = OllamaStreamDecoder(call.api_key)
+        events = decoder.line(data)
+        return events + decoder.finish()
+
+
+class OllamaStreamDecoder(StreamDecoder):
+    """NDJSON lines of one chat or generate answer."""
+
+    def __init__(self, api_key: str | None) -> None:
+        self._api_key = api_key
+        self._lines = LineSplitter()
+        self._usage = UsageTracker()
+        self._reason: str | None = None
+        self.done = False
+
+    def decode(self, data: bytes, events: list[ProviderEvent]) -> None:
+        for text in self._lines.feed(data):
+            if self.done:
+                break
+            self._text_line(text, events)
+
+    def close(self, events: list[ProviderEvent]) -> None:
+        if not self.done:
+            for text in self._lines.finish():
+                self._text_line(text, events)
+        events.append(finish_or_truncated(self.done, self._reason, "its done line"))
+
+    def _text_line(self, text: str, events: list[ProviderEvent]) -> None:
+        if text.strip():
+            events.extend(self.line(decode_json(text, self._api_key, "stream")))
+
+    def line(self, data: Any) -> list[ProviderEvent]:
+        """Events of one decoded NDJSON object."""
+        if not isinstance(data, dict):
+            raise ProviderError(ErrorKind.BAD_RESPONSE, "a stream line is not a JSON object")
+        if data.get("error"):
+            raise error_from_payload(data, self._api_key)
+        events: list[ProviderEvent] = []
+        message = data.get("message")
+        text = message.get("content") if isinstance(message, dict) else data.get("response")
+        if isinstance(text, str) and text:
+            events.append(TextDelta(text))
+        if data.get("done") is True:
+            self.done = True
+            reason = data.get("done_reason")
+            self._reason = reason if isinstance(reason, str) else "stop"
+            report = self._usage.update(data.get("prompt_eval_count"), data.get("eval_count"))
+            if report is not None:
+                events.append(report)
+        return events

@@ -1,0 +1,217 @@
+"""OpenAI chat completions: kinds ``openai``, ``openai-compatible`` and ``openrouter``.
+
+``POST {base_url}/chat/completions`` with a Bearer key (none sent when there is
+no key: llama.cpp, LM Studio, vLLM and Ollama's OpenAI endpoint do not need
+one). Streaming asks for ``stream_options.include_usage`` and reads SSE
+``data:`` chunks until ``data: [DONE]``.
+
+Accepted variations seen in real traffic: SSE comments and ``event:`` lines,
+CRLF line ends, a final usage chunk whose ``choices`` is empty, usage inside
+``x_groq.usage`` (Groq) or on the finish chunk, llama.cpp ``timings``
+(``prompt_n``/``predicted_n``), ``content: null``, and reasoning text in
+``reasoning``/``reasoning_content`` (never part of the answer). An ``error``
+object inside the stream (OpenRouter) becomes a :class:`ProviderError`. A
+stream that ends with neither ``[DONE]`` nor a ``finish_reason`` is
+``bad_response`` (truncated).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from hexai_nvim.config.model import ProviderSpec
+from hexai_nvim.providers.base import (
+    Call,
+    ErrorKind,
+    Finish,
+    ProviderError,
+    ProviderEvent,
+    TextDelta,
+)
+from hexai_nvim.providers.http import (
+    HttpPool,
+    JsonHttpProvider,
+    StreamDecoder,
+    UsageTracker,
+    decode_json,
+    error_from_payload,
+    finish_or_truncated,
+)
+from hexai_nvim.providers.sse import SSEEvent, SSEParser
+
+__all__ = ["OPENROUTER_REFERER", "OPENROUTER_TITLE", "OpenAIProvider"]
+
+#: Sent to OpenRouter, which shows them in its app rankings (override with
+#: ``headers`` in the provider's config).
+OPENROUTER_REFERER = "https://github.com/snonux/hexai"
+OPENROUTER_TITLE = "hexai.nvim"
+
+
+class OpenAIProvider(JsonHttpProvider):
+    """Client of the OpenAI chat completions wire format."""
+
+    kinds = ("openai", "openai-compatible", "openrouter")
+
+    def __init__(self, spec: ProviderSpec, http: HttpPool) -> None:
+        super().__init__(spec.headers, spec.base_url, http)
+        self.spec = spec
+        # Local OpenAI-compatible servers usually run without a key.
+        self.requires_key = spec.kind != "openai-compatible"
+
+    def endpoint(self, call: Call) -> str:
+        return f"{self.base_url}/chat/completions"
+
+    def headers(self, call: Call) -> dict[str, str]:
+        headers: dict[str, str] = {}
+        if call.api_key:
+            headers["Authorization"] = f"Bearer {call.api_key}"
+        if call.stream:
+            headers["Accept"] = "text/event-stream"
+        if self.spec.kind == "openrouter":
+            headers["HTTP-Referer"] = OPENROUTER_REFERER
+            headers["X-Title"] = OPENROUTER_TITLE
+        return headers
+
+    def payload(self, call: Call) -> dict[str, Any]:
+        request = call.request
+        messages = [{"role": m.role, "content": m.content} for m in request.messages]
+        if not messages and request.fim is not None:
+            messages = [{"role": "user", "content": request.fim.prefix}]
+        body: dict[str, Any] = {"model": call.model, "messages": messages, "stream": call.stream}
+        if call.stream:
+            body["stream_options"] = {"include_usage": True}
+        if request.max_tokens is not None:
+            body["max_tokens"] = request.max_tokens
+        if request.temperature is not None:
+            body["temperature"] = request.temperature
+        if request.stop:
+            body["stop"] = list(request.stop)
+        return body
+
+    def decoder(self, call: Call) -> StreamDecoder:
+        return OpenAIStreamDecoder(call.api_key)
+
+    def whole(self, data: Any, call: Call) -> list[ProviderEvent]:
+        return whole_answer(data, call.api_key)
+
+
+def _text_of(content: Any) -> str:
+    """Answer text of a ``content`` value: a string, ``null``, or a list of parts."""
+    if isinstance(content, str):
+        return content
+    if isinstance(content, list):
+        return "".join(
+            part["text"]
+            for part in content
+            if isinstance(part, dict)
+            and part.get("type", "text") == "text"
+            and isinstance(part.get("text"), str)
+        )
+    return ""
+
+
+def _usage(data: dict[str, Any], tracker: UsageTracker) -> ProviderEvent | None:
+    """Usage wherever a server put it: ``usage``, ``x_groq.usage``, ``timings``."""
+    report = None
+    groq = data.get("x_groq")
+    for usage in (data.get("usage"), groq.get("usage") if isinstance(groq, dict) else None):
+        if isinstance(usage, dict):
+            report = (
+                tracker.update(
+                    usage.get("prompt_tokens", usage.get("input_tokens")),
+                    usage.get("completion_tokens", usage.get("output_tokens")),
+                )
+                or report
+            )
+    timings = data.get("timings")
+    if isinstance(timings, dict):
+        report = tracker.update(timings.get("prompt_n"), timings.get("predicted_n")) or report
+    return report
+
+
+def _error_in(data: dict[str, Any], api_key: str | None) -> ProviderError | None:
+    if data.get("error"):
+        return error_from_payload(data, api_key)
+    return None
+
+
+def whole_answer(data: Any, api_key: str | None) -> list[ProviderEvent]:
+    """Events of a non-streamed answer (or of a JSON body sent instead of a stream)."""
+    if not isinstance(data, dict):
+        raise ProviderError(ErrorKind.BAD_RESPONSE, "the answer is not a JSON object")
+    error = _error_in(data, api_key)
+    if error is not None:
+        raise error
+    choices = data.get("choices")
+    if not isinstance(choices, list) or not choices or not isinstance(choices[0], dict):
+        raise ProviderError(ErrorKind.BAD_RESPONSE, "the answer has no choices")
+    choice = choices[0]
+    message = choice.get("message") or choice.get("delta") or {}
+    text = _text_of(message.get("content")) if isinstance(message, dict) else ""
+    if not text and isinstance(choice.get("text"), str):  # legacy completions shape
+        text = choice["text"]
+    events: list[ProviderEvent] = []
+    if text:
+        events.append(TextDelta(text))
+    usage = _usage(data, UsageTracker())
+    if usage is not None:
+        events.append(usage)
+    reason = choice.get("finish_reason")
+    events.append(Finish(reason if isinstance(reason, str) else None))
+    return events
+
+
+class OpenAIStreamDecoder(StreamDecoder):
+    """SSE chunks of one streamed chat completion."""
+
+    def __init__(self, api_key: str | None) -> None:
+        self._api_key = api_key
+        self._sse = SSEParser()
+        self._usage = UsageTracker()
+        self._finish_reason: str | None = None
+        self.done = False
+
+    def decode(self, data: bytes, events: list[ProviderEvent]) -> None:
+        for sse in self._sse.feed(data):
+            if self.done:
+                break
+            self._event(sse, events)
+
+    def close(self, events: list[ProviderEvent]) -> None:
+        if not self.done:
+            for sse in self._sse.finish():
+                self._event(sse, events)
+        ended = self.done or self._finish_reason is not None
+        events.append(finish_or_truncated(ended, self._finish_reason, "[DONE] or a finish_reason"))
+
+    def _event(self, sse: SSEEvent, events: list[ProviderEvent]) -> None:
+        payload = sse.data.strip()
+        if payload == "[DONE]":
+            self.done = True
+            return
+        data = decode_json(payload, self._api_key, "stream")
+        if not isinstance(data, dict):
+            raise ProviderError(ErrorKind.BAD_RESPONSE, "a stream chunk is not a JSON object")
+        error = _error_in(data, self._api_key)
+        if error is not None:
+            raise error
+        if sse.event == "error":
+            raise error_from_payload(data, self._api_key)
+        choices = data.get("choices")
+        if isinstance(choices, list):
+            for choice in choices:
+                if not isinstance(choice, dict) or choice.get("index", 0) != 0:
+                    continue
+                delta = choice.get("delta")
+                if isinstance(delta, dict):
+                    text = _text_of(delta.get("content"))
+                    if text:
+                        events.append(TextDelta(text))
+                elif isinstance(choice.get("text"), str) and choice["text"]:
+                    events.append(TextDelta(choice["text"]))
+                reason = choice.get("finish_reason")
+                if isinstance(reason, str) and reason:
+                    self._finish_reason = reason
+        usage = _usage(data, self._usage)
+        if usage is not None:
+            events.append(usage)
