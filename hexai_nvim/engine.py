@@ -112,7 +112,10 @@ class EntryStats:
     """Measurements of one entry. Times in milliseconds.
 
     ``ttft_ms`` and ``total_ms`` count from the moment the request left the
-    queue (``started_at``); ``queued_ms`` is the wait before that.
+    queue (``started_at``); ``queued_ms`` is the wait before that. Tokens come
+    from the server's usage report, else are estimated at about four
+    characters per token (``tokens_estimated``); they are None when the
+    request never started or failed without any answer.
     """
 
     queued_ms: float  # time spent waiting for a concurrency slot
@@ -585,6 +588,22 @@ class Engine:
             task.add_done_callback(forget)
         return fan
 
+    async def warm_up(self, entries: Sequence[Entry] = ()) -> None:
+        """Load the provider clients of ``entries`` and open the HTTP session.
+
+        Optional: it moves one-off import and set-up costs out of the first
+        request (and out of its stats). Failures are left for the request to
+        report.
+        """
+        for entry in entries:
+            try:
+                self._provider(entry.provider)
+            except Exception:
+                continue
+        if self._http is not None:
+            with contextlib.suppress(Exception):
+                await self._http.session()
+
     async def close(self) -> None:
         """Cancel running fan-outs, wait for them, finish stats, close HTTP."""
         self._closed = True
@@ -800,7 +819,8 @@ class Engine:
         estimated = False
         input_tokens: int | None = None
         output_tokens: int | None = None
-        if started is not None and run.request is not None:
+        answered = bool(text) or run.usage_in is not None or run.usage_out is not None
+        if started is not None and run.request is not None and (error is None or answered):
             input_tokens = run.usage_in
             if input_tokens is None:
                 input_tokens = _estimate_tokens(_request_chars(run.request))

@@ -196,6 +196,7 @@ async def ask(
 
     engine = engine_factory(config)
     try:
+        await engine.warm_up(entries)
         fan = engine.fan_out(entries, lambda e: build_ask_request(prompt, e, config))
         try:
             await view.follow(fan)
