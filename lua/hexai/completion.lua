@@ -9,7 +9,9 @@
 --- (`hexai.cmp`, `hexai.blink`).
 ---
 --- Design:
---- - Keystrokes are debounced here with a libuv timer; nothing crosses RPC
+--- - Start-up pays only for `setup()` (this file); the running side lives in
+---   `hexai.trigger`, loaded at the first keystroke in Insert mode.
+--- - Keystrokes are debounced with a libuv timer; nothing crosses RPC
 ---   until the timer fires. A keystroke only sends a (cheap) `cancel` when a
 ---   request of the previous trigger is still running.
 --- - Each request has a sequence number and a slot ("ghost", "menu", "cmp",
@@ -56,13 +58,12 @@ M.config = vim.deepcopy(M.defaults)
 function M.setup(options)
   options = options or {}
   H.user = options.completion or {}
-  H.default_keymaps = options.default_keymaps ~= false
   M.config = H.effective()
   H.enabled = H.user.enabled ~= false
   H.autocmds()
   H.commands()
   H.plug_mappings()
-  if H.default_keymaps then H.default_keys() end
+  if options.default_keymaps ~= false then H.default_keys() end
   H.register_cmp()
 end
 
@@ -79,11 +80,14 @@ function M.is_enabled(buf)
   return allowed ~= false
 end
 
+--- Whether completion is switched on globally (see |:HexaiToggle|).
+function M.enabled() return H.enabled end
+
 --- Turn completion on or off everywhere (no argument: flip). Returns the new state.
 function M.toggle(on)
   if on == nil then on = not H.enabled end
   H.enabled = on and true or false
-  if not H.enabled then H.invalidate() end
+  if not H.enabled and package.loaded['hexai.trigger'] then require('hexai.trigger').dismiss() end
   return H.enabled
 end
 
@@ -95,99 +99,29 @@ function M.complete(display)
       vim.log.levels.WARN)
     return false
   end
-  H.stop_timer()
-  H.invalidate()
+  local trigger = require('hexai.trigger')
+  trigger.dismiss()
   display = display or M.config.display
-  return M.request(display == 'popup' and 'menu' or 'ghost', { manual = true }) ~= nil
+  return trigger.request(display == 'popup' and 'menu' or 'ghost', { manual = true }) ~= nil
 end
 
---- Send one request in `slot`. `opts`: manual, callback (gets every snapshot of
---- this request, or nil when it is superseded or cannot be sent), buf/row/col
---- (defaults: the current window's cursor). Returns the seq, or nil.
-function M.request(slot, opts)
-  opts = opts or {}
-  local previous = H.active[slot]
-  if previous and previous.callback and not previous.done then
-    pcall(previous.callback, nil)
-  end
-  H.seq = H.seq + 1
-  local seq = H.seq
-  local buf = opts.buf or vim.api.nvim_get_current_buf()
-  local row, col = opts.row, opts.col
-  if not row then
-    local cursor = vim.api.nvim_win_get_cursor(0)
-    row, col = cursor[1], cursor[2]
-  end
-  local name = vim.api.nvim_buf_get_name(buf)
-  local payload = {
-    seq = seq,
-    slot = slot,
-    buf = buf,
-    row = row,
-    col = col,
-    line_count = vim.api.nvim_buf_line_count(buf),
-    manual = opts.manual and true or false,
-    path = name ~= '' and vim.fn.fnamemodify(name, ':~:.') or '',
-    filetype = vim.bo[buf].filetype,
-    commentstring = vim.bo[buf].commentstring,
-  }
-  H.active[slot] = {
-    seq = seq, buf = buf, row = row - 1, col = col, callback = opts.callback,
-    done = false, tick = vim.b[buf].changedtick,
-  }
-  H.last_sent = vim.uv.now()
-  if not require('hexai.rpc').notify('complete', payload) then
-    H.active[slot] = nil
-    if opts.callback then pcall(opts.callback, nil) end
-    return nil
-  end
-  return seq
-end
+--- Send one request in `slot` ('ghost', 'menu', or a menu source's name).
+--- `opts`: manual, callback (gets every snapshot of this request, or nil when
+--- it is superseded or cannot be sent), buf/row/col (default: the cursor).
+--- Returns the request's seq, or nil.
+function M.request(slot, opts) return require('hexai.trigger').request(slot, opts) end
 
 --- Stop the request of `slot` (every slot when nil) and forget it.
-function M.cancel(slot)
-  local running = false
-  for name, active in pairs(H.active) do
-    if slot == nil or name == slot then
-      if not active.done then
-        running = true
-        if active.callback then pcall(active.callback, nil) end
-      end
-      H.active[name] = nil
-    end
-  end
-  if running then require('hexai.rpc').notify('cancel', slot and { slot = slot } or nil) end
-end
+function M.cancel(slot) return require('hexai.trigger').cancel(slot) end
 
 --- Called by the host with a snapshot of one request's entries.
-function M.on_update(snapshot)
-  if type(snapshot) ~= 'table' then return end
-  local active = H.active[snapshot.slot]
-  if not active or active.seq ~= snapshot.seq then return end -- stale: never drawn
-  active.done = snapshot.done and true or false
-  H.record(snapshot)
-  if snapshot.slot == 'ghost' then
-    require('hexai.ghost').update(snapshot)
-  elseif snapshot.slot == 'menu' then
-    require('hexai.menu').update(snapshot)
-  elseif active.callback then
-    local ok, err = pcall(active.callback, snapshot)
-    if not ok then vim.notify('hexai: ' .. snapshot.slot .. ': ' .. tostring(err), vim.log.levels.ERROR) end
-  end
-  if active.done and snapshot.slot ~= 'ghost' then H.active[snapshot.slot] = nil end
-end
+function M.on_update(snapshot) return require('hexai.trigger').on_update(snapshot) end
 
 --- Statusline text: entries in flight, else the last latency per entry.
 function M.status()
   if not H.enabled then return 'hexai: off' end
-  if H.running > 0 then return ('hexai: %d running'):format(H.running) end
-  if #H.last == 0 then return '' end
-  local parts = {}
-  for _, item in ipairs(H.last) do
-    parts[#parts + 1] = item.ms and ('%s %d ms'):format(item.label, item.ms)
-      or ('%s %s'):format(item.label, item.status)
-  end
-  return 'hexai: ' .. table.concat(parts, ' | ')
+  if not package.loaded['hexai.trigger'] then return '' end
+  return require('hexai.trigger').status()
 end
 
 --- Accept the selected suggestion (all of it, or 'word' / 'line').
@@ -199,28 +133,15 @@ function M.prev() return require('hexai.ghost').cycle(-1) end
 
 --- Clear the suggestions and stop what is running.
 function M.dismiss()
-  H.stop_timer()
-  H.invalidate()
+  if package.loaded['hexai.trigger'] then require('hexai.trigger').dismiss() end
 end
 
---- The state of the slots, for tests and `:checkhealth` (a copy).
-function M.debug_state()
-  return {
-    seq = H.seq, enabled = H.enabled, running = H.running, tick = H.tick,
-    active = vim.deepcopy(H.active),
-  }
-end
+--- The state of the requests, for tests and `:checkhealth` (a copy).
+function M.debug_state() return require('hexai.trigger').debug_state() end
 
 -- Helper data =================================================================
 
-H.seq = 0
 H.enabled = true
-H.active = {} -- slot -> { seq, buf, row (0-based), col (byte), callback, done }
-H.running = 0 -- entries pending in the latest ghost/menu snapshot
-H.last = {} -- { label, ms, status } per entry of the last finished snapshot
-H.last_char = nil -- set by InsertCharPre, used once by the next text change
-H.tick = nil -- changedtick seen by the last text-change handler
-H.last_sent = 0
 H.user = {}
 
 -- Helper functionality ========================================================
@@ -249,25 +170,37 @@ function H.on_settings()
   M.config = H.effective()
   local ui = (require('hexai').settings or {}).ui or {}
   if ui.default_keymaps == false and H.mapped_defaults then
-    for _, lhs in ipairs(H.mapped_defaults) do pcall(vim.keymap.del, 'i', lhs) end
+    for _, lhs in ipairs(H.mapped_defaults) do pcall(vim.api.nvim_del_keymap, 'i', lhs) end
     H.mapped_defaults = nil
   end
 end
 
-function H.settings() return require('hexai').settings or {} end
-
 function H.autocmds()
   local group = vim.api.nvim_create_augroup('hexai.completion', { clear = true })
-  local au = function(event, fn, pattern)
+  local function au(event, fn, pattern)
     vim.api.nvim_create_autocmd(event, { group = group, callback = fn, pattern = pattern })
   end
-  au('InsertCharPre', function() H.last_char = vim.v.char end)
-  au({ 'TextChangedI', 'TextChangedP' }, function() H.on_text_changed() end)
-  au('CursorMovedI', function() H.on_cursor_moved() end)
-  au('CursorMoved', function() H.on_cursor_moved() end)
-  au('InsertEnter', function() H.tick = vim.b.changedtick end)
+  -- Cheap events stay cheap: nothing is loaded until a text change needs it.
+  au('InsertCharPre', function()
+    if package.loaded['hexai.trigger'] or M.is_enabled(0) then
+      require('hexai.trigger').on_char(vim.v.char)
+    end
+  end)
+  au('InsertEnter', function()
+    if package.loaded['hexai.trigger'] then require('hexai.trigger').on_insert_enter() end
+  end)
+  au({ 'TextChangedI', 'TextChangedP' }, function()
+    if package.loaded['hexai.trigger'] or M.is_enabled(0) then
+      require('hexai.trigger').on_text_changed()
+    end
+  end)
+  au({ 'CursorMovedI', 'CursorMoved' }, function()
+    if package.loaded['hexai.trigger'] then require('hexai.trigger').on_cursor_moved() end
+  end)
   au({ 'InsertLeave', 'BufLeave' }, function() M.dismiss() end)
-  au('CompleteDone', function() require('hexai.menu').on_complete_done() end)
+  au('CompleteDone', function()
+    if package.loaded['hexai.menu'] then require('hexai.menu').on_complete_done() end
+  end)
   au('User', function() H.on_settings() end, 'HexaiSettings')
 end
 
@@ -303,10 +236,13 @@ H.plugs = {
   dismiss = { 'hexai-dismiss', function() M.dismiss() end },
 }
 
+-- nvim_set_keymap rather than vim.keymap.set: the latter's first use costs a
+-- module load at start-up.
 function H.plug_mappings()
   for _, plug in pairs(H.plugs) do
-    vim.keymap.set({ 'i', 'n' }, '<Plug>(' .. plug[1] .. ')', plug[2],
-      { silent = true, desc = 'hexai: ' .. plug[1]:gsub('^hexai%-', '') })
+    local opts = { silent = true, callback = plug[2], desc = 'hexai: ' .. plug[1]:sub(7) }
+    vim.api.nvim_set_keymap('i', '<Plug>(' .. plug[1] .. ')', '', opts)
+    vim.api.nvim_set_keymap('n', '<Plug>(' .. plug[1] .. ')', '', opts)
   end
 end
 
@@ -317,101 +253,23 @@ function H.default_keys()
     local plug = H.plugs[name]
     local existing = type(lhs) == 'string' and lhs ~= '' and vim.fn.maparg(lhs, 'i') or nil
     if plug and existing and (existing == '' or existing:find('<Plug>(hexai-', 1, true)) then
-      vim.keymap.set('i', lhs, '<Plug>(' .. plug[1] .. ')', { remap = true, silent = true })
+      vim.api.nvim_set_keymap('i', lhs, '<Plug>(' .. plug[1] .. ')', { silent = true })
       table.insert(H.mapped_defaults, lhs)
     end
   end
 end
 
+--- Register the nvim-cmp source when nvim-cmp is loaded, now or by the first
+--- InsertEnter (looking it up on disk at start-up would cost time).
 function H.register_cmp()
-  local ok, cmp = pcall(require, 'cmp')
-  if ok and type(cmp) == 'table' and cmp.register_source then
-    require('hexai.cmp').register()
-  end
-end
-
-function H.record(snapshot)
-  local running, last = 0, {}
-  for _, e in ipairs(snapshot.entries or {}) do
-    if e.status == 'pending' then running = running + 1 end
-    last[#last + 1] = { label = e.label, ms = e.ms, status = e.status }
-  end
-  H.running = running
-  if snapshot.done then H.last = last end
-end
-
-function H.stop_timer()
-  if H.timer then H.timer:stop() end
-end
-
---- Forget the ghost/menu requests and clear what they drew.
-function H.invalidate()
-  if package.loaded['hexai.ghost'] then require('hexai.ghost').clear() end
-  for _, slot in ipairs({ 'ghost', 'menu' }) do
-    local active = H.active[slot]
-    if active then
-      if not active.done then require('hexai.rpc').notify('cancel', { slot = slot }) end
-      H.active[slot] = nil
-    end
-  end
-  H.running = 0
-end
-
-function H.on_text_changed()
-  H.tick = vim.b.changedtick
-  local char = H.last_char
-  H.last_char = nil
-  -- Moving through a popup menu's items changes the text: not typing.
-  if vim.fn.pumvisible() == 1 and vim.fn.complete_info({ 'selected' }).selected ~= -1 then return end
-  local buf = vim.api.nvim_get_current_buf()
-  if not M.is_enabled(buf) then return end
-  -- Text-change events are late when keys come faster than redraws: a change
-  -- a request already saw (same changedtick) is not a new keystroke.
-  for _, slot in ipairs({ 'ghost', 'menu' }) do
-    local active = H.active[slot]
-    if active and active.buf == buf and active.tick == H.tick then return end
-  end
-  if package.loaded['hexai.ghost'] and require('hexai.ghost').typed_through(buf) then return end
-  H.invalidate()
-  if not M.config.auto_trigger or M.config.display == 'none' then return end
-  local is_trigger = char ~= nil and vim.tbl_contains(H.settings().trigger_characters or {}, char)
-  H.schedule(is_trigger and 0 or (H.settings().debounce_ms or 800), buf)
-end
-
-function H.on_cursor_moved()
-  -- Typing moves the cursor too; that is handled by the text-change handler.
-  if vim.b.changedtick ~= H.tick then return end
-  local drawn = package.loaded['hexai.ghost'] and require('hexai.ghost').visible()
-  if drawn or H.active.ghost or H.active.menu then M.dismiss() end
-end
-
-function H.schedule(delay, buf)
-  H.timer = H.timer or vim.uv.new_timer()
-  H.timer:stop()
-  H.timer:start(math.max(0, delay), 0, vim.schedule_wrap(function() H.fire(buf) end))
-end
-
-function H.fire(buf)
-  if vim.api.nvim_get_current_buf() ~= buf then return end
-  local mode = vim.api.nvim_get_mode().mode
-  if mode:sub(1, 1) ~= 'i' or not M.is_enabled(buf) then return end
-  local settings = H.settings()
-  -- hexai's completion_throttle_ms: minimum spacing between requests.
-  local throttle = settings.throttle_ms or 0
-  local wait = throttle - (vim.uv.now() - H.last_sent)
-  if throttle > 0 and wait > 0 then return H.schedule(wait, buf) end
-  -- hexai's manual_invoke_min_prefix: enough of a word typed, unless a trigger character.
-  local min_prefix = settings.manual_invoke_min_prefix or 0
-  if min_prefix > 0 then
-    local cursor = vim.api.nvim_win_get_cursor(0)
-    local before = vim.api.nvim_get_current_line():sub(1, cursor[2])
-    local last = before:sub(-1)
-    local word = before:match('[%w_]*$') or ''
-    if #word < min_prefix and not vim.tbl_contains(settings.trigger_characters or {}, last) then
-      return
-    end
-  end
-  M.request(M.config.display == 'popup' and 'menu' or 'ghost', { manual = false })
+  if package.loaded['cmp'] then return require('hexai.cmp').register() end
+  vim.api.nvim_create_autocmd('InsertEnter', {
+    group = vim.api.nvim_create_augroup('hexai.cmp', { clear = true }),
+    once = true,
+    callback = function()
+      if package.loaded['cmp'] then require('hexai.cmp').register() end
+    end,
+  })
 end
 
 return M
