@@ -55,11 +55,17 @@ H.layout_override = nil
 
 function M.setup(opts)
   opts = opts or {}
-  M.config = vim.tbl_deep_extend('force', vim.deepcopy(M.defaults), opts.ask or {})
+  H.user = opts.ask or {}
+  M.config = H.effective()
   H.highlights()
   H.commands()
   H.plug_mappings()
   if opts.default_keymaps ~= false then H.default_keymaps() end
+  vim.api.nvim_create_autocmd('User', {
+    group = vim.api.nvim_create_augroup('hexai.ask', { clear = true }),
+    pattern = 'HexaiSettings',
+    callback = function() H.on_settings() end,
+  })
 end
 
 --- Ask `prompt` (nil or '' asks for it with vim.ui.input).
@@ -178,7 +184,18 @@ function M.diff(a, b)
   end)
 end
 
---- State of the current ask, for tests and the statusline.
+--- Statusline text: `ask: 1/2 running` while answers stream, else ''.
+function M.status()
+  if not H.current then return '' end
+  local running = 0
+  for _, sec in ipairs(H.current.sections) do
+    if sec.state == 'waiting' or sec.state == 'streaming' then running = running + 1 end
+  end
+  if running == 0 then return '' end
+  return ('ask: %d/%d running'):format(running, #H.current.sections)
+end
+
+--- State of the current ask, for tests.
 function M.state()
   if not H.current then return nil end
   local out = { id = H.current.id, prompt = H.current.prompt, layout = view.layout(), sections = {} }
@@ -244,6 +261,21 @@ function M.on_update(id, index, update)
 end
 
 -- Helper functionality ========================================================
+
+--- Options: defaults, then config.toml's `[ui.ask]`, then setup({ ask = ... }).
+function H.effective()
+  local ui = (require('hexai').settings or {}).ui or {}
+  local from_toml = type(ui.ask) == 'table' and ui.ask or {}
+  return vim.tbl_deep_extend('force', vim.deepcopy(M.defaults), from_toml, H.user or {})
+end
+
+--- The host (re)loaded the config: re-read options; `[ui] default_keymaps =
+--- false` removes the default keys this module mapped.
+function H.on_settings()
+  M.config = H.effective()
+  local ui = (require('hexai').settings or {}).ui or {}
+  if ui.default_keymaps == false then H.drop_default_keymaps() end
+end
 
 function H.highlights()
   local links = {
@@ -378,12 +410,20 @@ function H.plug_mappings()
   map({ 'n', 'x' }, '<Plug>(hexai-cancel)', function() M.cancel_all() end, { desc = 'hexai: cancel' })
 end
 
+H.mapped_defaults = {}
+
 function H.default_keymaps()
   for _, mode in ipairs({ 'n', 'x' }) do
     if vim.fn.maparg('<Leader>ha', mode) == '' then
       vim.keymap.set(mode, '<Leader>ha', '<Plug>(hexai-ask)', { desc = 'hexai: ask' })
+      table.insert(H.mapped_defaults, { mode, '<Leader>ha' })
     end
   end
+end
+
+function H.drop_default_keymaps()
+  for _, m in ipairs(H.mapped_defaults) do pcall(vim.keymap.del, m[1], m[2]) end
+  H.mapped_defaults = {}
 end
 
 return M

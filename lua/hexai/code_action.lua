@@ -36,6 +36,14 @@ function M.setup(opts)
   H.commands()
   H.plug_mappings()
   if opts.default_keymaps ~= false then H.default_keymaps() end
+  vim.api.nvim_create_autocmd('User', {
+    group = vim.api.nvim_create_augroup('hexai.code_action', { clear = true }),
+    pattern = 'HexaiSettings',
+    callback = function()
+      local ui = (require('hexai').settings or {}).ui or {}
+      if ui.default_keymaps == false then H.drop_default_keymaps() end
+    end,
+  })
 end
 
 --- Offer the actions for lines `line1`..`line2` (1-based) of the current buffer.
@@ -272,12 +280,20 @@ function H.plug_mappings()
     { silent = true, desc = 'hexai: code action on the selection' })
 end
 
+H.mapped_defaults = {}
+
 function H.default_keymaps()
   for _, mode in ipairs({ 'n', 'x' }) do
     if vim.fn.maparg('<Leader>hx', mode) == '' then
       vim.keymap.set(mode, '<Leader>hx', '<Plug>(hexai-code-action)', { desc = 'hexai: code action' })
+      table.insert(H.mapped_defaults, { mode, '<Leader>hx' })
     end
   end
+end
+
+function H.drop_default_keymaps()
+  for _, m in ipairs(H.mapped_defaults) do pcall(vim.keymap.del, m[1], m[2]) end
+  H.mapped_defaults = {}
 end
 
 return M
