@@ -154,7 +154,7 @@ def _version_ok(binary: str) -> bool:
     return (int(match.group(1)), int(match.group(2))) >= (0, 10)
 
 
-def _clean_env(root: Path, manifest: Path) -> dict[str, str]:
+def isolated_env(root: Path, manifest: Path) -> dict[str, str]:
     cleared = ("HEXAI_", "OPENAI_", "ANTHROPIC_", "OPENROUTER_", "OLLAMA_", "NVIM")
     env = {k: v for k, v in os.environ.items() if not k.startswith(cleared)}
     for name in ("config", "data", "state", "cache"):
@@ -180,7 +180,7 @@ def prepare(root: Path, sim_url: str, *, debounce_ms: int, hint: bool) -> Worksp
         text += HINT_LUA % (SAMPLE_ROW, SAMPLE_ROW)
     init.write_text(text)
     manifest = root / "rplugin.vim"
-    env = _clean_env(root, manifest)
+    env = isolated_env(root, manifest)
     subprocess.run(
         [nvim_binary(), "--headless", "-u", str(init), "-i", "NONE", "+UpdateRemotePlugins",
          "+qa!"],
@@ -220,7 +220,7 @@ def _wait(probe: Callable[[], Any], timeout: float, what: str) -> Any:
     raise TimeoutError(f"timed out after {timeout:.0f}s waiting for {what}")
 
 
-def _attach(ws: Workspace) -> Any:
+def attach(ws: Workspace) -> Any:
     import pynvim
 
     # pynvim's child watcher warns when the child's loop closes: noise here.
@@ -255,7 +255,7 @@ def _done_snapshot(nvim: Any) -> Any:
 def run_headless(ws: Workspace, out: Any = None, timeout: float = 45.0) -> int:
     """Play the scenario in a headless Neovim and print what appeared."""
     out = out or sys.stdout
-    nvim = _attach(ws)
+    nvim = attach(ws)
     try:
         nvim.command(f"edit {ws.sample}")
         _wait(lambda: nvim.exec_lua("return require('hexai.rpc').request('ping')"), 30,
