@@ -357,9 +357,9 @@ function H.buffers()
   return bufs
 end
 
-function H.winbar(i)
+--- Every window of the view shows the question (columns stay aligned).
+function H.winbar()
   local prompt = H.view.prompt:gsub('\n.*', ' …'):gsub('%%', '%%%%')
-  if H.view.layout == 'columns' and i > 1 then return '' end
   return '%#HexaiLabel#hexai ask%* ' .. prompt
 end
 
@@ -374,7 +374,7 @@ function H.window_options(win, i)
   wo.spell = false
   wo.list = false
   wo.winfixheight = true
-  pcall(function() wo.winbar = H.winbar(i) end)
+  pcall(function() wo.winbar = H.winbar() end)
 end
 
 --- Open (or reuse) the windows of the current layout.
