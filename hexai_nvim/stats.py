@@ -108,7 +108,10 @@ class StatsRecord:
         )
 
     def to_json(self) -> str:
-        return json.dumps(asdict(self), separators=(",", ":"), ensure_ascii=False)
+        # Field by field: dataclasses.asdict deep-copies, which costs more than
+        # the write itself on this hot path.
+        data = {name: getattr(self, name) for name in _RECORD_FIELDS}
+        return json.dumps(data, separators=(",", ":"), ensure_ascii=False)
 
     @classmethod
     def from_json(cls, line: str) -> StatsRecord | None:
@@ -127,6 +130,9 @@ class StatsRecord:
         if not isinstance(record.ts, (int, float)) or not isinstance(record.model, str):
             return None
         return record
+
+
+_RECORD_FIELDS: tuple[str, ...] = tuple(f.name for f in fields(StatsRecord))
 
 
 @contextlib.contextmanager
