@@ -554,10 +554,10 @@ class _Ollama(_Dialect):
         line["done"] = False
         return line
 
-    def _done(self, reply: _Reply, text: str) -> dict[str, Any]:
-        line = self._line(reply, text, thinking="".join(reply.think) if reply.think else None)
-        if not text and not reply.think:
-            line.pop("thinking", None)
+    def _done(self, reply: _Reply, text: str, *, whole: bool) -> dict[str, Any]:
+        # A whole answer carries all the thinking; a stream sent it line by line.
+        thinking = "".join(reply.think) if reply.think and whole else None
+        line = self._line(reply, text, thinking=thinking)
         n = len(reply.tokens)
         line.update(
             done=True,
@@ -577,7 +577,7 @@ class _Ollama(_Dialect):
         return (text + "\n").encode()
 
     def whole(self, reply: _Reply) -> dict[str, Any]:
-        return self._done(reply, reply.text)
+        return self._done(reply, reply.text, whole=True)
 
     def thinking(self, reply: _Reply, index: int) -> bytes:
         return self.ndjson(self._line(reply, "", thinking=reply.think[index]))
@@ -586,7 +586,7 @@ class _Ollama(_Dialect):
         return self.ndjson(self._line(reply, token))
 
     def end(self, reply: _Reply) -> bytes:
-        done = self._done(reply, "")
+        done = self._done(reply, "", whole=False)
         if self.generate:
             done["context"] = [1, 2, 3]
         return self.ndjson(done)

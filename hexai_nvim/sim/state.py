@@ -57,6 +57,8 @@ class RecordedRequest:
     key_digest: str | None = None
     #: 1 for the first request of this model string, 2 for the next ...
     ordinal: int = 0
+    #: The state's generation when recorded (``reset`` starts a new one).
+    generation: int = field(default=0, repr=False, compare=False)
 
 
 def mask_headers(headers: Iterable[tuple[str, str]]) -> tuple[dict[str, str], str | None]:
@@ -94,6 +96,7 @@ class SimState:
         self._ordinals: dict[str, int] = {}
         self._active = 0
         self._disconnects = 0
+        self._generation = 0
 
     # -- reading (any thread) ---------------------------------------------
 
@@ -155,8 +158,13 @@ class SimState:
         return True
 
     def reset(self) -> None:
-        """Forget recorded requests and counts (not the configured models)."""
+        """Forget recorded requests and counts (not the configured models).
+
+        Requests still in flight stay counted in ``active``; when they end they
+        no longer change ``disconnects``.
+        """
         with self._cond:
+            self._generation += 1
             self._requests.clear()
             self._ordinals.clear()
             self._disconnects = 0
@@ -170,6 +178,7 @@ class SimState:
             ordinal = self._ordinals.get(record.model, 0) + 1
             self._ordinals[record.model] = ordinal
             record.ordinal = ordinal
+            record.generation = self._generation
             if record.model and record.model not in self._models:
                 self._models.append(record.model)
             self._requests.append(record)
@@ -190,7 +199,8 @@ class SimState:
             if disconnected:
                 if not record.disconnected:
                     record.disconnected = True
-                    self._disconnects += 1
+                    if record.generation == self._generation:
+                        self._disconnects += 1
             else:
                 record.finished = True
             self._active -= 1
