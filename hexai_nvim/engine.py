@@ -308,6 +308,9 @@ class FanOut:
         ]
         for run in self._runs:
             run.task = loop.create_task(self._run_entry(run))
+            # A task cancelled before its first step never runs its body: this
+            # callback gives such an entry its result and final event anyway.
+            run.task.add_done_callback(functools.partial(self._task_done, run))
         self._tasks: tuple[asyncio.Task[None], ...] = tuple(
             r.task for r in self._runs if r.task is not None
         )
@@ -433,21 +436,31 @@ class FanOut:
                 engine._scrub(f"{type(exc).__name__}: {exc}"),
             )
             error = _error_from_exception(exc, engine._scrub)
-        finally:
-            for handle in run.handles:
-                handle.cancel()
-            run.handles.clear()
+        self._finish(run, error)
+        if foreign_cancel:
+            raise asyncio.CancelledError
+
+    def _finish(self, run: _Run, error: ErrorInfo | None) -> None:
+        """Record ``run``'s result, write its stats, send its final event."""
+        for handle in run.handles:
+            handle.cancel()
+        run.handles.clear()
+        engine = self._engine
         result = engine._result(run, error)
         run.finished = True
         self._results[run.index] = result
         engine._record(result)
         if result.error is None:
-            self._push(DoneEvent(run.index, entry, result))
+            self._push(DoneEvent(run.index, run.entry, result))
         else:
-            log.info("entry %s: %s", entry.key, result.error.label())
-            self._push(ErrorEvent(run.index, entry, result))
-        if foreign_cancel:
-            raise asyncio.CancelledError
+            log.info("entry %s: %s", run.entry.key, result.error.label())
+            self._push(ErrorEvent(run.index, run.entry, result))
+
+    def _task_done(self, run: _Run, _task: object) -> None:
+        if self._results[run.index] is None:
+            if run.stop_reason is None:
+                run.stop_reason = "cancelled"
+            self._finish(run, self._stop_error(run))
 
     def _stop_error(self, run: _Run) -> ErrorInfo:
         entry = run.entry
@@ -536,6 +549,7 @@ class Engine:
         self._key_locks: dict[str, asyncio.Lock] = {}
         self._limits: dict[tuple[str, int], asyncio.Semaphore] = {}
         self._http: Any = None  # hexai_nvim.providers.HttpPool, created lazily
+        self._loop: asyncio.AbstractEventLoop | None = None
         self._fanouts: set[FanOut] = set()
         self._background: set[asyncio.Task[Any]] = set()
         self._closed = False
@@ -581,6 +595,7 @@ class Engine:
         """
         if self._closed:
             raise RuntimeError("the engine is closed")
+        self._bind_loop()
         fan = FanOut(self, entries, request)
         self._fanouts.add(fan)
         forget = functools.partial(self._forget, fan)
@@ -676,6 +691,19 @@ class Engine:
             if value is None and source.startswith("cmd failed"):
                 return None, f"api_key_cmd {source[4:]}"
             return value, None
+
+    def _bind_loop(self) -> None:
+        """Forget loop-bound primitives made for another event loop.
+
+        asyncio locks and semaphores belong to the loop that first waited on
+        them; an engine reused under a new loop (tests, ``asyncio.run`` twice)
+        gets fresh ones. Keys and provider clients stay cached.
+        """
+        loop = asyncio.get_running_loop()
+        if loop is not self._loop:
+            self._loop = loop
+            self._limits.clear()
+            self._key_locks.clear()
 
     def _slot(self, name: str, limit: int | None) -> asyncio.Semaphore | _Unlimited:
         if limit is None or limit <= 0:

@@ -755,3 +755,41 @@ async def test_default_key_resolver_reads_the_environment() -> None:
     await eng.close()
     assert result.ok
     assert providers[0].calls[0].api_key == "env-key-value-42"
+
+
+async def test_cancel_right_after_fan_out_still_gives_every_result() -> None:
+    entries = [entry("a"), entry("b", index=1)]
+    eng, providers = make_engine(entries, {"a": [[("text", "x")]], "b": [[("stall",)]]})
+    fan = eng.fan_out(entries, REQUEST)
+    fan.cancel()  # before any task had a chance to run
+    events = await asyncio.wait_for(collect(fan), 2)
+    results = await fan.wait()
+    assert [r.stats.status for r in results] == ["cancelled", "cancelled"]
+    assert sum(isinstance(e, ErrorEvent) for e in events) == 2
+    assert providers == {} or providers["fake"].calls == []
+    await eng.close()
+
+
+async def test_a_foreign_cancel_before_start_still_records_a_result() -> None:
+    entries = [entry("a")]
+    eng, _ = make_engine(entries, {"a": [[("stall",)]]})
+    fan = eng.fan_out(entries, REQUEST)
+    fan._tasks[0].cancel()
+    (result,) = await asyncio.wait_for(fan.wait(), 2)
+    assert result.stats.status == "cancelled"
+    assert len([e async for e in fan]) == 1
+    await eng.close()
+
+
+def test_one_engine_can_serve_successive_event_loops() -> None:
+    one = spec("one", max_concurrency=1)
+    entries = [entry("a", one), entry("b", one, index=1)]
+    scripts = {"a": [[("sleep", 0.01), ("text", "A")]], "b": [[("text", "B")]]}
+    eng, _ = make_engine(entries, scripts, requires_key=True, keys=Keys({"one": "k-123456"}))
+
+    async def once() -> list[str]:
+        return [r.text for r in await eng.fan_out(entries, REQUEST).wait()]
+
+    assert asyncio.run(once()) == ["A", "B"]
+    assert asyncio.run(once()) == ["A", "B"]  # fresh semaphore and key lock
+    asyncio.run(eng.close())
