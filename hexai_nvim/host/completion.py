@@ -200,6 +200,7 @@ class CompletionService:
 
         fan = rt.engine.fan_out(entries, request_for)
         running.fan = fan
+        # Imported here, not at module level: the host's start-up blocks Neovim.
         from hexai_nvim.engine import DoneEvent, ErrorEvent
 
         remaining = len(entries)
