@@ -57,6 +57,7 @@ import logging
 import math
 import os
 import time
+import traceback
 from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from types import TracebackType
@@ -430,9 +431,14 @@ class FanOut:
                     uncancel()
             error = self._stop_error(run)
         except Exception as exc:  # a bug in a provider must not reach the caller
+            # Where it happened, but no traceback: frames can quote messages
+            # or values that hold key material.
+            frames = traceback.extract_tb(exc.__traceback__)
+            where = f" at {frames[-1].filename}:{frames[-1].lineno}" if frames else ""
             log.error(
-                "entry %s failed unexpectedly: %s",
+                "entry %s failed unexpectedly%s: %s",
                 entry.key,
+                where,
                 engine._scrub(f"{type(exc).__name__}: {exc}"),
             )
             error = _error_from_exception(exc, engine._scrub)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import gc
 import json
+import logging
 import time
 from collections.abc import AsyncIterator, Mapping, Sequence
 from dataclasses import dataclass, replace
@@ -639,7 +640,10 @@ async def test_key_is_resolved_once_and_again_after_update_config() -> None:
     await eng.close()
 
 
-async def test_key_never_reaches_errors_or_stats(tmp_path: Path) -> None:
+async def test_key_never_reaches_errors_stats_or_logs(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.DEBUG, logger="hexai_nvim")
     secret = "sk-live-abcdef0123456789"
     entries = [entry("leaky")]
     store = StatsStore(tmp_path / "stats.jsonl", 60)
@@ -661,6 +665,23 @@ async def test_key_never_reaches_errors_or_stats(tmp_path: Path) -> None:
     assert secret not in result.error.message and "[redacted]" in result.error.message
     assert secret not in (tmp_path / "stats.jsonl").read_text()
     assert secret not in json.dumps(result.stats.to_dict())
+    assert "auth" in caplog.text and secret not in caplog.text
+
+    class Buggy(ScriptedProvider):
+        async def stream(self, call: Call) -> AsyncIterator[ProviderEvent]:
+            raise RuntimeError(f"bug with {call.api_key} inside")
+            yield TextDelta("")  # pragma: no cover - makes this a generator
+
+    eng = Engine(
+        config(entries),
+        stats=False,
+        provider_factory=lambda s: Buggy({}, True),
+        key_resolver=Keys({"fake": secret}),
+    )
+    (result,) = await eng.fan_out(entries, REQUEST).wait()
+    await eng.close()
+    assert result.error is not None and secret not in result.error.message
+    assert "failed unexpectedly at" in caplog.text and secret not in caplog.text
 
 
 # ---------------------------------------------------------------------------
