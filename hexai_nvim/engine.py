@@ -482,7 +482,7 @@ class FanOut:
         if reason == "first_token":
             ms = self._engine._config.engine.first_token_timeout_ms
             return ErrorInfo(ErrorKind.TIMEOUT, f"no first token within {ms} ms")
-        return ErrorInfo(ErrorKind.CANCELLED, "cancelled")
+        return ErrorInfo(ErrorKind.CANCELLED, "stopped on request")
 
 
 def _error_from_exception(exc: BaseException, scrub: Callable[[str], str]) -> ErrorInfo:
