@@ -619,7 +619,9 @@ class _Run:
         self.loop = asyncio.get_running_loop()
         self.stopping = request.app[_STOPPING_KEY]
         self.response: web.StreamResponse | None = None
-        self.deadline = self.loop.time() + state.cap_s
+        #: When the request arrived (loop time): ttft and pace count from here.
+        self.t0 = self.loop.time()
+        self.deadline = self.t0 + state.cap_s
         self.record: RecordedRequest | None = None
         self._buffer = bytearray()
         self._chunk = 0
@@ -632,7 +634,10 @@ class _Run:
 
     async def pause(self, seconds: float) -> None:
         """Sleep ``seconds`` unless the client leaves (raise) or the cap/stop comes."""
-        end = self.loop.time() + seconds
+        await self.pause_until(self.loop.time() + seconds)
+
+    async def pause_until(self, end: float) -> None:
+        """Sleep until loop time ``end`` (same exits as :meth:`pause`)."""
         while True:
             if self.client_gone():
                 raise _ClientGone
@@ -694,7 +699,7 @@ class _Run:
         assert self.record is not None
         self.state.update(self.record, base_model=base, options=options, stream=ask.stream)
         if options.cap is not None:
-            self.deadline = self.loop.time() + options.cap
+            self.deadline = self.t0 + options.cap
         self._chunk = options.chunk
 
         status = options.status
@@ -704,7 +709,7 @@ class _Run:
             options.fail_first == 0 or self.record.ordinal <= options.fail_first
         )
         if failing and status is not None:
-            await self.pause(options.ttft / 1000.0)
+            await self.pause_until(self.t0 + options.ttft / 1000.0)
             message = self.dialect.status_message(status, ask.model)
             if options.echo_key and ask.api_key:
                 message += f" (key received: {ask.api_key})"
@@ -737,7 +742,7 @@ class _Run:
         delay = options.ttft / 1000.0
         if tps > 0 and reply.tokens:
             delay += (len(reply.tokens) - 1) / tps
-        await self.pause(delay)
+        await self.pause_until(self.t0 + delay)
         body = json.dumps(self.dialect.whole(reply), separators=(",", ":")).encode()
         if fault == "malformed":
             body = b'{"choices": [ this is not JSON'
@@ -801,9 +806,12 @@ class _Run:
         self.add(dialect.start(reply))
         if options.comments:
             self.add(dialect.comment(reply))
+        # Tokens keep to a timetable counted from the request's arrival, so
+        # time to first token and pace do not drift with write costs.
+        first_at = self.t0 + options.ttft / 1000.0
         if options.ttft > 0:
             await self.flush()
-            await self.pause(options.ttft / 1000.0)
+            await self.pause_until(first_at)
         for index in range(len(reply.think)):
             self.add(dialect.thinking(reply, index))
         fault = options.fault
@@ -813,17 +821,23 @@ class _Run:
                 return
             if i > 0 and gap > 0:
                 await self.flush()
-                await self.pause(gap)
+                await self.pause_until(first_at + i * gap)
             if options.comments and i > 0 and i % 4 == 0:
                 self.add(dialect.comment(reply))
             self.add(dialect.token(reply, token))
         if not reply.tokens and fault in _STREAM_FAULTS and await self._fault(reply, fault):
             return
         self.add(dialect.end(reply))
-        await self.flush()
         assert self.response is not None
+        last = b""
+        if not self._chunk:
+            # The end marker and the end of the body leave in one write, as
+            # real servers usually manage: the client can reuse the connection.
+            last = bytes(self._buffer)
+            self._buffer.clear()
+        await self.flush()
         try:
-            await self.response.write_eof()
+            await self.response.write_eof(last)
         except (ConnectionError, RuntimeError) as exc:
             raise _ClientGone from exc
 

@@ -264,6 +264,20 @@ async def test_connect_timeout_is_timeout(http: HttpPool, full_backlog: int) -> 
     assert loop.time() - started < 3.0
 
 
+async def test_unknown_host_is_unreachable(http: HttpPool, monkeypatch: pytest.MonkeyPatch) -> None:
+    real = socket.getaddrinfo
+
+    def no_such_host(host: Any, *args: Any, **kwargs: Any) -> Any:
+        if host == "no-such-host.test":  # answered here: no resolver is asked
+            raise socket.gaierror(socket.EAI_NONAME, "Name or service not known")
+        return real(host, *args, **kwargs)
+
+    monkeypatch.setattr(socket, "getaddrinfo", no_such_host)
+    error, _ = await fail(http, spec("anthropic", "http://no-such-host.test/v1"), make_call("m"))
+    assert error.kind is ErrorKind.UNREACHABLE
+    assert "no-such-host.test" in error.message
+
+
 async def test_invalid_base_url_is_a_config_error(http: HttpPool) -> None:
     error, _ = await fail(http, spec("openai", "ftp://example.invalid/v1"), make_call("m"))
     assert error.kind is ErrorKind.CONFIG
@@ -317,6 +331,43 @@ async def test_error_inside_a_stream(
     assert error.kind is kind
     assert "(simulated)" in error.message
     assert text_of(events) == reply_text("m", PROMPT, tokens=6)
+
+
+@pytest.mark.parametrize(
+    ("provider_kind", "body", "kind"),
+    [
+        (
+            "openai",
+            {"error": {"message": "You exceeded your quota", "code": "insufficient_quota"}},
+            ErrorKind.RATE_LIMITED,
+        ),
+        ("openrouter", {"error": {"message": "No endpoints", "code": 404}}, ErrorKind.NOT_FOUND),
+        (
+            "anthropic",
+            {"type": "error", "error": {"type": "overloaded_error", "message": "Overloaded"}},
+            ErrorKind.SERVER,
+        ),
+        ("ollama", {"error": "llama runner process has terminated"}, ErrorKind.SERVER),
+    ],
+)
+async def test_json_error_body_with_200_where_a_stream_was_asked(
+    aiohttp_server: ServerFactory,
+    http: HttpPool,
+    provider_kind: str,
+    body: dict[str, Any],
+    kind: ErrorKind,
+) -> None:
+    async def handler(request: web.Request) -> web.Response:
+        return web.json_response(body)
+
+    app = web.Application()
+    app.router.add_route("POST", "/{tail:.*}", handler)
+    server = await aiohttp_server(app)
+    base = str(server.make_url("/")).rstrip("/")
+    error, events = await fail(http, spec(provider_kind, base), make_call("m", stream=True))
+    assert error.kind is kind
+    assert events == []
+    assert error.message in json.dumps(body)
 
 
 async def test_error_body_echoing_the_key_in_malformed_json_is_scrubbed(
@@ -377,6 +428,23 @@ async def test_a_deadline_around_the_stream_closes_the_connection(sim: Sim, http
         )
     assert await sim.state.async_wait_for(lambda s: s.disconnects == 1, 1.0)
     assert seen == []
+
+
+@pytest.mark.parametrize("provider_kind", KINDS)
+async def test_cancelling_before_the_answer_starts_closes_the_connection(
+    sim: Sim, http: HttpPool, provider_kind: str
+) -> None:
+    # Not streamed and slow: no response headers yet when the task is cancelled.
+    call = make_call("m+ttft=5000", stream=False)
+    task = asyncio.create_task(
+        consume(http, spec(provider_kind, url_for(sim, provider_kind)), call, [])
+    )
+    assert await sim.state.async_wait_for(lambda s: s.active == 1, 2.0)
+    task.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await task
+    assert await sim.state.async_wait_for(lambda s: s.disconnects == 1 and s.active == 0, 1.0)
+    assert call.transfer.status is None
 
 
 async def test_leaving_the_iteration_early_closes_the_connection(sim: Sim, http: HttpPool) -> None:
