@@ -287,13 +287,21 @@ def _map_client_exception(exc: BaseException, url: str, call: Call) -> ProviderE
     """An aiohttp/OS failure while connecting or sending, as an error value."""
     import aiohttp
 
+    # Both exist from aiohttp 3.10 on; before, these failures have other types.
+    dns_errors = tuple(
+        t for t in (getattr(aiohttp, "ClientConnectorDNSError", None),) if t is not None
+    )
+    url_errors = tuple(
+        t for t in (getattr(aiohttp, "NonHttpUrlClientError", None),) if t is not None
+    )
+
     where = urllib.parse.urlsplit(url).netloc or url
     if isinstance(exc, (aiohttp.ServerTimeoutError, asyncio.TimeoutError)):
         kind, message = (
             ErrorKind.TIMEOUT,
             (f"could not connect to {where} within {call.connect_timeout_s:g}s"),
         )
-    elif isinstance(exc, aiohttp.ClientConnectorDNSError):
+    elif isinstance(exc, dns_errors):
         kind, message = ErrorKind.UNREACHABLE, f"cannot resolve {where}"
     elif isinstance(exc, aiohttp.ClientConnectorError):
         errno = exc.os_error.errno
@@ -301,7 +309,7 @@ def _map_client_exception(exc: BaseException, url: str, call: Call) -> ProviderE
         kind, message = ErrorKind.UNREACHABLE, f"cannot connect to {where}: {reason}"
     elif isinstance(exc, aiohttp.ServerDisconnectedError):
         kind, message = ErrorKind.BAD_RESPONSE, f"{where} closed the connection without answering"
-    elif isinstance(exc, (aiohttp.InvalidURL, aiohttp.NonHttpUrlClientError)):
+    elif isinstance(exc, (aiohttp.InvalidURL, *url_errors)):
         kind, message = ErrorKind.CONFIG, f"invalid URL {url!r}"
     elif isinstance(exc, (aiohttp.ClientConnectionError, OSError)):
         kind, message = ErrorKind.UNREACHABLE, f"connection to {where} failed: {exc}"
@@ -333,17 +341,28 @@ async def open_post(
     session = await http.session()
     call.transfer.bytes_sent = len(payload)
     timeout = aiohttp.ClientTimeout(total=None, sock_connect=call.connect_timeout_s)
-    try:
-        resp = await session.post(
-            url,
-            data=payload,
-            headers=headers,
-            timeout=timeout,
-            proxy=http.proxy_for(url),
-            allow_redirects=False,
-        )
-    except (aiohttp.ClientError, OSError, asyncio.TimeoutError, ValueError) as exc:
-        raise _map_client_exception(exc, url, call) from None
+    proxy = http.proxy_for(url)
+    for attempt in (1, 2):
+        try:
+            resp = await session.post(
+                url,
+                data=payload,
+                headers=headers,
+                timeout=timeout,
+                proxy=proxy,
+                allow_redirects=False,
+            )
+            break
+        except (aiohttp.ServerDisconnectedError, aiohttp.ClientOSError) as exc:
+            # A pooled keep-alive connection the server closed just as we sent
+            # is dropped with no answer; aiohttp retries that only for
+            # idempotent methods, so a POST gets its one retry here.
+            stale = not isinstance(exc, aiohttp.ClientConnectorError)
+            if attempt == 1 and stale:
+                continue
+            raise _map_client_exception(exc, url, call) from None
+        except (aiohttp.ClientError, OSError, asyncio.TimeoutError, ValueError) as exc:
+            raise _map_client_exception(exc, url, call) from None
     clean = False
     try:
         call.transfer.status = resp.status

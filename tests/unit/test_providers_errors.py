@@ -278,6 +278,46 @@ async def test_unknown_host_is_unreachable(http: HttpPool, monkeypatch: pytest.M
     assert "no-such-host.test" in error.message
 
 
+async def test_a_connection_dropped_before_the_answer_is_tried_once_more(
+    aiohttp_server: ServerFactory, http: HttpPool
+) -> None:
+    attempts: list[int] = []
+
+    async def handler(request: web.Request) -> web.StreamResponse:
+        await request.read()
+        attempts.append(1)
+        if len(attempts) == 1:  # as a server closing an idle keep-alive connection
+            assert request.transport is not None
+            request.transport.close()
+            return web.Response()
+        return web.json_response({"choices": [{"message": {"content": "ok"}}]})
+
+    app = web.Application()
+    app.router.add_post("/v1/chat/completions", handler)
+    server = await aiohttp_server(app)
+    provider = make_provider(spec("openai", str(server.make_url("/v1"))), http)
+    events = [e async for e in provider.stream(make_call("m"))]
+    assert text_of(events) == "ok"
+    assert len(attempts) == 2
+
+
+async def test_a_server_that_never_answers_is_bad_response(
+    aiohttp_server: ServerFactory, http: HttpPool
+) -> None:
+    async def handler(request: web.Request) -> web.StreamResponse:
+        await request.read()
+        assert request.transport is not None
+        request.transport.close()
+        return web.Response()
+
+    app = web.Application()
+    app.router.add_post("/v1/chat/completions", handler)
+    server = await aiohttp_server(app)
+    error, _ = await fail(http, spec("openai", str(server.make_url("/v1"))), make_call("m"))
+    assert error.kind is ErrorKind.BAD_RESPONSE
+    assert "without answering" in error.message
+
+
 async def test_invalid_base_url_is_a_config_error(http: HttpPool) -> None:
     error, _ = await fail(http, spec("openai", "ftp://example.invalid/v1"), make_call("m"))
     assert error.kind is ErrorKind.CONFIG
@@ -422,7 +462,7 @@ async def test_cancelling_closes_the_connection(
 
 async def test_a_deadline_around_the_stream_closes_the_connection(sim: Sim, http: HttpPool) -> None:
     seen: list[ProviderEvent] = []
-    with pytest.raises(TimeoutError):
+    with pytest.raises(asyncio.TimeoutError):
         await asyncio.wait_for(
             consume(http, spec("openai", f"{sim.url}/v1"), make_call("m+ttft=5000"), seen), 0.2
         )
