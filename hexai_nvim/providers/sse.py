@@ -24,7 +24,6 @@ What a caller may rely on:
 
 from __future__ import annotations
 
-import codecs
 from dataclasses import dataclass
 
 __all__ = ["LineSplitter", "SSEEvent", "SSEParser"]
@@ -49,6 +48,14 @@ class LineSplitter:
         if self._after_cr and data[:1] == b"\n":
             start = 1
         self._after_cr = False
+        if b"\r" not in data:
+            # The common case (LF only): one split instead of a scan per line.
+            parts = data[start:].split(b"\n")
+            if self._buffer:
+                parts[0] = bytes(self._buffer) + parts[0]
+                self._buffer.clear()
+            self._buffer += parts.pop()
+            return [_decode(part) for part in parts]
         i = start
         n = len(data)
         while i < n:
@@ -90,7 +97,7 @@ class LineSplitter:
 
 def _decode(raw: bytes | bytearray) -> str:
     # Each line is complete, so no character is split across calls here.
-    return codecs.decode(bytes(raw), "utf-8", "replace")
+    return bytes(raw).decode("utf-8", "replace")
 
 
 @dataclass(frozen=True)
