@@ -13,6 +13,6 @@ try:
 except ImportError:
     sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))))
 
-from hexai_nvim.host import HexaiPlugin  # noqa: E402
+from hexai_nvim.host import HexaiPlugin
 
 __all__ = ["HexaiPlugin"]

@@ -14,7 +14,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Callable, Iterator, Mapping
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from pathlib import Path
 from typing import Any
 
@@ -45,7 +45,9 @@ vim.o.more = false
 _CLEARED_PREFIXES = ("HEXAI_", "OPENAI_", "ANTHROPIC_", "OPENROUTER_", "OLLAMA_", "NVIM")
 
 
-def isolated_env(root: Path, manifest: Path, extra: Mapping[str, str] | None = None) -> dict[str, str]:
+def isolated_env(
+    root: Path, manifest: Path, extra: Mapping[str, str] | None = None
+) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith(_CLEARED_PREFIXES)}
     for name in ("config", "data", "state", "cache"):
         folder = root / name
@@ -93,9 +95,8 @@ class NvimSession:
         os.environ.update(child_env)
         os.chdir(self.cwd)
         try:
-            self.nvim = pynvim.attach(
-                "child", argv=[nvim_binary(), "--embed", "--headless", "-u", str(init), "-i", "NONE"]
-            )
+            argv = [nvim_binary(), "--embed", "--headless", "-u", str(init), "-i", "NONE"]
+            self.nvim = pynvim.attach("child", argv=argv)
         finally:
             os.environ.clear()
             os.environ.update(saved)
@@ -140,7 +141,8 @@ class NvimSession:
         raise AssertionError(f"timed out after {timeout}s waiting for {what}; last={last!r}")
 
     def messages(self) -> str:
-        return str(self.nvim.exec_lua("return vim.api.nvim_exec2('messages', {output=true}).output"))
+        code = "return vim.api.nvim_exec2('messages', {output=true}).output"
+        return str(self.nvim.exec_lua(code))
 
     def extmarks(self, namespace: str, buf: int = 0) -> list[Any]:
         return list(self.nvim.exec_lua(
@@ -156,10 +158,8 @@ class NvimSession:
         self.nvim.feedkeys(codes, mode, False)
 
     def close(self) -> None:
-        try:
+        with suppress(Exception):
             self.nvim.close()
-        except Exception:
-            pass
 
 
 @contextmanager
