@@ -224,3 +224,21 @@ def test_code_action_is_refused_when_the_lines_changed(ui: NvimSession) -> None:
     assert ui.lua("return require('hexai.code_action').apply()") is False
     assert ui.nvim.current.buffer[0] == "def add(x, y):"
     assert "changed since" in ui.messages()
+
+
+def test_code_action_sends_the_diagnostics_of_the_range(ui: NvimSession) -> None:
+    ui.lua("_G.answers['code_action.list'] = {entry = 'e', actions = {"
+           "{id = 'diagnostics', title = 'Resolve diagnostics', asks_instruction = false}}}")
+    ui.lua("vim.ui.select = function(items, opts, cb) cb(items[1]) end")
+    ui.lua("local ns = vim.api.nvim_create_namespace('test')\n"
+           "vim.diagnostic.set(ns, 0, {\n"
+           "  {lnum = 1, col = 4, message = 'undefined name b', severity = 1, source = 'lint'},\n"
+           "  {lnum = 3, col = 0, message = 'outside', severity = 2},\n"
+           "})")
+    ui.nvim.command("1,2HexaiCodeAction")
+    (listed,) = sent(ui, "code_action.list")
+    assert listed["has_diagnostics"] is True
+    (payload,) = sent(ui, "code_action.run")
+    assert payload["diagnostics"] == ["line 2: error: undefined name b [lint]"]
+    ui.nvim.command("3HexaiCodeAction")
+    assert sent(ui, "code_action.list")[1]["has_diagnostics"] is False
