@@ -28,7 +28,7 @@ import time
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import asdict, dataclass, fields
 from pathlib import Path
-from typing import IO, TYPE_CHECKING, Any
+from typing import IO, TYPE_CHECKING
 
 if TYPE_CHECKING:
     from hexai_nvim.engine import EntryResult
@@ -44,7 +44,6 @@ FILE_NAME = "nvim-stats.jsonl"
 #: Prune at most this often per store (seconds).
 PRUNE_INTERVAL_S = 300.0
 #: How often an append or prune retries when the file was replaced under it.
-_ATTEMPTS = 100
 
 
 def default_stats_path(env: Mapping[str, str] | None = None) -> Path:
@@ -136,22 +135,21 @@ _RECORD_FIELDS: tuple[str, ...] = tuple(f.name for f in fields(StatsRecord))
 
 
 @contextlib.contextmanager
-def _locked(handle: IO[Any]) -> Iterator[None]:
+def _locked(path: Path) -> Iterator[None]:
+    """Hold an exclusive lock on ``<path>.lock``, a file that is never replaced.
+
+    The data file itself is replaced by every prune, so locking it would let an
+    append wait on an inode that is already gone.
+    """
     if fcntl is None:
         yield
         return
-    fcntl.flock(handle.fileno(), fcntl.LOCK_EX)
+    fd = os.open(f"{path}.lock", os.O_WRONLY | os.O_CREAT, 0o600)
     try:
+        fcntl.flock(fd, fcntl.LOCK_EX)
         yield
     finally:
-        fcntl.flock(handle.fileno(), fcntl.LOCK_UN)
-
-
-def _same_file(handle: IO[Any], path: Path) -> bool:
-    try:
-        return os.path.samestat(os.fstat(handle.fileno()), os.stat(path))
-    except OSError:
-        return False
+        os.close(fd)  # releases the lock
 
 
 class StatsStore:
@@ -170,16 +168,10 @@ class StatsStore:
         line = record.to_json() + "\n"
         try:
             self.path.parent.mkdir(parents=True, exist_ok=True)
-            for _attempt in range(_ATTEMPTS):
+            with _locked(self.path):
                 fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
-                with os.fdopen(fd, "a", encoding="utf-8") as handle, _locked(handle):
-                    # A prune may have replaced the file while we waited for
-                    # the lock: writing to the old inode would lose the line.
-                    if _same_file(handle, self.path):
-                        handle.write(line)
-                        handle.flush()  # before the lock is released
-                        return
-            raise OSError("the file kept being replaced")
+                with os.fdopen(fd, "a", encoding="utf-8") as handle:
+                    handle.write(line)
         except OSError as exc:
             if not self._warned:
                 self._warned = True
@@ -204,19 +196,14 @@ class StatsStore:
         """
         now = time.time() if now is None else now
         cutoff = now - self.window_minutes * 60
-        for _attempt in range(_ATTEMPTS):
-            try:
-                handle = open(self.path, encoding="utf-8")  # noqa: SIM115 - held across the lock
-            except FileNotFoundError:
-                return 0
-            except OSError as exc:
-                log.warning("cannot read stats %s: %s", self.path, exc)
-                return 0
-            with handle, _locked(handle):
-                # Another process may have pruned (replaced the file) meanwhile.
-                if _same_file(handle, self.path):
-                    return self._rewrite(handle, cutoff)
-        return 0
+        try:
+            with _locked(self.path), open(self.path, encoding="utf-8") as handle:
+                return self._rewrite(handle, cutoff)
+        except FileNotFoundError:
+            return 0
+        except OSError as exc:
+            log.warning("cannot read stats %s: %s", self.path, exc)
+            return 0
 
     def _rewrite(self, handle: IO[str], cutoff: float) -> int:
         """Keep the lines of ``handle`` newer than ``cutoff`` (lock held)."""
