@@ -26,6 +26,7 @@ lint: $(STAMP)
 bench: $(STAMP)
 	$(BIN)/python bench/fanout.py
 	$(BIN)/python bench/nvim_latency.py
+	$(BIN)/python bench/ask_stream.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache build *.egg-info

@@ -41,16 +41,6 @@ def test_every_prompt_key_and_surface_is_documented() -> None:
         assert f"`{surface}`" in DOC
 
 
-def test_the_completion_chapter_is_merged() -> None:
-    part = REPO / "doc" / "completion.txt.part"
-    if not part.exists():
-        pytest.skip("no completion.txt.part")
-    tags = re.findall(r"\*([^*\s]+)\*", part.read_text())
-    assert tags
-    missing = [tag for tag in tags if f"*{tag}*" not in DOC]
-    assert not missing, f"tags of completion.txt.part missing from hexai.txt: {missing}"
-
-
 def test_the_help_file_has_the_classic_sections() -> None:
     assert DOC.startswith("*hexai.txt*")
     for tag in ("hexai-contents", "hexai-introduction", "hexai-install", "hexai-install-lazy",
