@@ -109,7 +109,8 @@ class Call:
     model: str
     request: Request
     stream: bool = True
-    api_key: str | None = None
+    #: Secret: kept out of ``repr`` (a logged or printed Call must not show it).
+    api_key: str | None = field(default=None, repr=False)
     #: Deadline for establishing the TCP connection (aiohttp ``sock_connect``).
     connect_timeout_s: float = 5.0
     transfer: Transfer = field(default_factory=Transfer)

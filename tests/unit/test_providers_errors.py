@@ -577,3 +577,9 @@ def test_proxy_is_used_for_remote_hosts_only(monkeypatch: pytest.MonkeyPatch) ->
     assert pool.proxy_for("https://api.corp.example/v1") is None
     assert pool.proxy_for("https://a.skip.example/v1") is None
     assert pool.proxy_for("http://plain.example/v1") is None  # no http_proxy set
+
+
+def test_the_repr_of_a_call_hides_its_key() -> None:
+    call = make_call("m")
+    assert KEY not in repr(call) and KEY not in str(call)
+    assert "m" in repr(call)  # the rest of the call is still shown
