@@ -238,6 +238,16 @@ def string_table() -> Validator:
     return check
 
 
+def looks_like_key(value: str) -> bool:
+    """Whether ``value`` looks like an API key rather than a name.
+
+    Keys are long random runs of lower- and upper-case letters and digits;
+    variable names are short or upper-case words. A false alarm costs a
+    renamed variable, a miss would print the key.
+    """
+    return len(value) >= 24 and any(c.isdigit() for c in value) and any(c.islower() for c in value)
+
+
 def env_names() -> Validator:
     def check(value: Any) -> list[str]:
         items = [value] if isinstance(value, str) else value
@@ -247,14 +257,18 @@ def env_names() -> Validator:
             )
         errors = []
         for index, item in enumerate(items):
-            if not isinstance(item, str) or not ENV_NAME_RE.match(item):
-                shown = describe(item)
-                errors.append(
-                    vol.Invalid(
-                        f"expected an environment variable name (letters, digits, _), got {shown}",
-                        path=[] if isinstance(value, str) else [index],
-                    )
+            message = None
+            if isinstance(item, str) and looks_like_key(item):
+                # A key pasted where its variable's name belongs: never echo it.
+                message = (
+                    "this looks like an API key itself (not shown); api_key_env takes the "
+                    "NAME of the environment variable that holds the key"
                 )
+            elif not isinstance(item, str) or not ENV_NAME_RE.match(item):
+                shown = describe(item)
+                message = f"expected an environment variable name (letters, digits, _), got {shown}"
+            if message is not None:
+                errors.append(vol.Invalid(message, path=[] if isinstance(value, str) else [index]))
         if errors:
             raise vol.MultipleInvalid(errors)
         return list(items)

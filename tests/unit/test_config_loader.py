@@ -671,3 +671,25 @@ def test_value_problems_point_at_the_line_of_the_key(tmp_path: Path) -> None:
         "models.ask[1].temperature": (12, 3),
         "models.code_action": (14, 1),
     }
+
+
+@pytest.mark.parametrize(
+    "pasted",
+    [
+        "sk-proj-Abc123def456GHI789jkl012MNO345",  # not a variable name at all
+        "gsk_Abc123def456GHI789jkl012MNO345pqr",  # a valid name, but a key
+    ],
+)
+def test_a_key_pasted_into_api_key_env_is_a_problem_that_never_shows_it(
+    tmp_path: Path, pasted: str
+) -> None:
+    table = '[providers.x]\nkind = "openai"\nbase_url = "http://h/v1"\n'
+    error = problems_of(tmp_path, f'{table}api_key_env = "{pasted}"\n')
+    assert [p.path for p in error.problems] == ["providers.x.api_key_env"]
+    assert "looks like an API key" in error.problems[0].message
+    shown = "\n".join([str(error), *map(str, error.problems), *error.warnings])
+    assert pasted[:12] not in shown
+    # real variable names, lower-case ones included, still load
+    (tmp_path / "ok").mkdir()
+    config = load(tmp_path / "ok", f'{table}api_key_env = ["MY_KEY_2", "work_token"]\n')
+    assert config.providers["x"].api_key_env == ("MY_KEY_2", "work_token")
