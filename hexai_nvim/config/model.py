@@ -44,9 +44,10 @@ class ProviderSpec:
     temperature: float | None = None
     #: Environment variables tried in order for the API key.
     api_key_env: tuple[str, ...] = ()
-    #: A shell command whose stdout is the API key (run once, cached).
-    api_key_cmd: str | None = None
-    headers: Mapping[str, str] = field(default_factory=lambda: MappingProxyType({}))
+    #: A shell command whose stdout is the API key (run once, cached). It and
+    #: the header values may hold secrets, so ``repr`` leaves them out.
+    api_key_cmd: str | None = field(default=None, repr=False)
+    headers: Mapping[str, str] = field(default_factory=lambda: MappingProxyType({}), repr=False)
     max_concurrency: int | None = None
     timeout_ms: int | None = None
     stream: bool = True

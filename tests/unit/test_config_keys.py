@@ -123,3 +123,21 @@ def test_key_info_repr_hides_the_key() -> None:
 )
 def test_mask_secret_shows_at_most_the_last_four(secret: str, shown: str) -> None:
     assert mask_secret(secret) == shown
+
+
+def test_provider_spec_and_entry_reprs_hide_key_commands_and_header_values() -> None:
+    from types import MappingProxyType
+
+    from hexai_nvim.config.model import Entry
+
+    provider = ProviderSpec(
+        name="corp",
+        kind="openai-compatible",
+        base_url="http://127.0.0.1:9/v1",
+        api_key_cmd=f"echo {SECRET}",
+        headers=MappingProxyType({"Authorization": f"Bearer {SECRET}"}),
+    )
+    entry = Entry("ask", 0, provider, "m", 0.2, "corp:m", 100, 1000, True)
+    for shown in (repr(provider), repr(entry)):
+        assert SECRET not in shown
+        assert "corp" in shown  # the rest is still there to debug with
