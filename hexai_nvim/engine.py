@@ -75,6 +75,7 @@ from hexai_nvim.providers.base import (
     Transfer,
     UsageReport,
 )
+from hexai_nvim.providers.http import header_secrets, scrub
 
 if TYPE_CHECKING:
     from hexai_nvim.stats import StatsStore
@@ -647,11 +648,14 @@ class Engine:
         if fan.done:
             self._fanouts.discard(fan)
 
-    def _scrub(self, text: str) -> str:
-        """Remove any known API key from ``text``."""
-        for key in self._keys.values():
-            if key and len(key) >= 4 and key in text:
-                text = text.replace(key, "[redacted]")
+    def _scrub(self, text: str, *extra: str | None) -> str:
+        """Remove from ``text`` every known API key, the secrets in ``extra``
+        and the values of the headers configured for the providers in use."""
+        secrets = {key for key in (*self._keys.values(), *extra) if key}
+        for spec, _provider in self._providers.values():
+            secrets.update(header_secrets(spec.headers))
+        for secret in sorted(secrets, key=len, reverse=True):
+            text = scrub(text, secret, "[redacted]")
         return text
 
     def _provider(self, spec: ProviderSpec) -> Provider:
@@ -781,7 +785,7 @@ class Engine:
                 await self._stream(fan, run, provider, call)
                 return None
             except ProviderError as exc:
-                error = ErrorInfo(exc.kind, self._scrub(exc.message), exc.status)
+                error = ErrorInfo(exc.kind, self._scrub(exc.message, key), exc.status)
                 status = exc.status if exc.status is not None else call.transfer.status
                 retryable = (
                     status in RETRY_STATUSES or exc.kind is ErrorKind.RATE_LIMITED

@@ -53,6 +53,7 @@ __all__ = [
     "decode_json",
     "error_from_payload",
     "finish_or_truncated",
+    "header_secrets",
     "kind_for_status",
     "parse_retry_after",
     "provider_message",
@@ -228,15 +229,35 @@ def provider_message(data: Any) -> str | None:
     return None
 
 
-def scrub(text: str, secret: str | None) -> str:
-    """``text`` with ``secret`` (and echoed fragments of a long one) replaced by ``***``."""
+def scrub(text: str, secret: str | None, replacement: str = "***") -> str:
+    """``text`` with ``secret`` (and echoed fragments of a long one) replaced."""
     if not secret or len(secret) < 4:
         return text
-    text = text.replace(secret, "***")
+    text = text.replace(secret, replacement)
     if len(secret) >= 16:
         # Servers sometimes echo a key cut short ("sk-abc123...").
-        text = re.sub(re.escape(secret[:10]) + r"\S*", "***", text)
+        text = re.sub(re.escape(secret[:10]) + r"\S*", replacement, text)
     return text
+
+
+def header_secrets(headers: Mapping[str, str]) -> list[str]:
+    """Values of configured headers to keep out of messages, longest first.
+
+    A user's ``headers`` often carry credentials (``Authorization``, ``api-key``,
+    a proxy token); a server may echo the whole value or only the token after
+    its scheme (``Bearer <token>``). Values shorter than 8 characters are left
+    alone: they are not secrets and would blank out ordinary words.
+    """
+    found: set[str] = set()
+    for value in headers.values():
+        value = value.strip()
+        if len(value) >= 8:
+            found.add(value)
+        scheme, _, token = value.partition(" ")
+        token = token.strip()
+        if scheme and len(token) >= 8:
+            found.add(token)
+    return sorted(found, key=len, reverse=True)
 
 
 def _shorten(text: str) -> str:

@@ -192,3 +192,25 @@ async def test_truncated_stream_keeps_text(sim: SimThread, state: SimState) -> N
     assert result.truncated and result.text
     assert reply_text("drip", PROMPT, tokens=40).startswith(result.text)
     assert result.stats.status == "truncated"
+
+
+async def test_a_token_in_configured_headers_never_reaches_the_result(
+    sim: SimThread, state: SimState
+) -> None:
+    # No api_key: the user authenticates with a header of their own, and the
+    # server echoes the token back in its error (echo_key), as careless ones do.
+    token = "tok-hdr-0123456789abcdefSECRET"
+    corp = provider(
+        "corp",
+        "openai-compatible",
+        f"{sim.url}/v1",
+        headers=MappingProxyType({"Authorization": f"Bearer {token}"}),
+    )
+    entries = [entry(corp, "m+status=401+echo_key", 0)]
+    engine = Engine(config(entries), env={}, stats=False)
+    (result,) = await engine.fan_out(entries, REQUEST).wait()
+    await engine.close()
+    assert state.requests[0].headers["Authorization"] == "Bearer ***"  # sent (masked here)
+    assert result.error is not None and result.error.kind is ErrorKind.AUTH
+    assert "key received" in result.error.message  # the echo is there, scrubbed
+    assert token not in result.error.message and token[:10] not in result.error.message
