@@ -29,7 +29,8 @@ Output, chosen by where stdout goes:
 
 Exit status: 0 when every entry answered; 1 when any failed (a truncated
 answer is a failure; the others are still printed); 2 for usage or
-configuration errors; 130 on Ctrl-C.
+configuration errors; 130 on Ctrl-C; 0 when the reader of stdout goes away
+(``hexai ask ... | head``).
 """
 
 from __future__ import annotations
@@ -118,7 +119,17 @@ def run(args: argparse.Namespace) -> int:
         return 2
 
     view = choose_view(entries, as_json=args.json, out=sys.stdout, err=sys.stderr)
-    results = asyncio.run(ask(config, entries, prompt, view))
+    try:
+        results = asyncio.run(ask(config, entries, prompt, view))
+    except BrokenPipeError:
+        # `hexai ask ... | head`: the reader left, which is not our failure.
+        # Point stdout at /dev/null so the flush at exit cannot fail again.
+        with contextlib.suppress(OSError, ValueError):
+            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 0
+    except Exception as exc:  # the promise: a message, never a traceback
+        print(f"hexai ask: internal error: {type(exc).__name__}: {exc}", file=sys.stderr)
+        return 1
     return 0 if all(r.ok for r in results) else 1
 
 

@@ -161,3 +161,34 @@ def test_usage_and_config_errors_exit_2_without_traceback(sim: SimThread, tmp_pa
     assert "models" in proc.stderr and "Traceback" not in proc.stderr
     stats = hexai(tmp_path, "stats", "--config", str(broken))
     assert stats.returncode == 2 and "Traceback" not in stats.stderr
+
+
+def test_a_reader_that_goes_away_ends_it_quietly(sim: SimThread, tmp_path: Path) -> None:
+    # `hexai ask ... | head -c 5`: stdout closes while one entry still streams.
+    config = tmp_path / "one.toml"
+    config.write_text(
+        f'[providers.local]\nkind = "ollama"\nbase_url = "{sim.url}"\n'
+        '[[models.cli]]\nprovider = "local"\nmodel = "beta+tps=400+tokens=2000"\n',
+        encoding="utf-8",
+    )
+    env = {k: v for k, v in os.environ.items() if not k.startswith("HEXAI_")}
+    env.update(XDG_CONFIG_HOME=str(tmp_path / "config"), XDG_CACHE_HOME=str(tmp_path / "cache"))
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "hexai_nvim", "ask", "--config", str(config), "say hi"],
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        env=env,
+        cwd=tmp_path,
+    )
+    assert proc.stdout is not None and proc.stderr is not None
+    assert proc.stdout.read(5)  # the answer has started
+    proc.stdout.close()
+    try:
+        err = proc.stderr.read().decode()
+        code = proc.wait(timeout=30)
+    finally:
+        proc.kill()
+        proc.stderr.close()
+    assert "Traceback" not in err and "BrokenPipeError" not in err, err
+    assert code == 0
