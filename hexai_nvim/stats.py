@@ -11,7 +11,8 @@ What a caller may rely on:
   raises for an I/O problem the caller could not fix (it logs once).
 - Several processes (the Neovim host, ``hexai ask``) may share the file:
   appends and prunes hold an advisory lock (``flock``) where available.
-- Lines that do not parse are skipped when reading and dropped when pruning.
+- Lines that do not parse (damaged bytes included) are skipped when reading
+  and dropped when pruning; reading or pruning never raises.
 - Records hold provider, model, label, timings, tokens, bytes and status:
   never prompts, answers or keys.
 """
@@ -43,7 +44,6 @@ log = logging.getLogger("hexai_nvim.stats")
 FILE_NAME = "nvim-stats.jsonl"
 #: Prune at most this often per store (seconds).
 PRUNE_INTERVAL_S = 300.0
-#: How often an append or prune retries when the file was replaced under it.
 
 
 def default_stats_path(env: Mapping[str, str] | None = None) -> Path:
@@ -197,7 +197,10 @@ class StatsStore:
         now = time.time() if now is None else now
         cutoff = now - self.window_minutes * 60
         try:
-            with _locked(self.path), open(self.path, encoding="utf-8") as handle:
+            with (
+                _locked(self.path),
+                open(self.path, encoding="utf-8", errors="replace") as handle,
+            ):
                 return self._rewrite(handle, cutoff)
         except FileNotFoundError:
             return 0
@@ -242,9 +245,13 @@ class StatsStore:
         window = self.window_minutes if window_minutes is None else window_minutes
         cutoff = now - window * 60
         try:
-            with open(self.path, encoding="utf-8") as handle:
+            # Damaged bytes become U+FFFD, so such a line fails to parse and is skipped.
+            with open(self.path, encoding="utf-8", errors="replace") as handle:
                 lines = handle.readlines()
         except FileNotFoundError:
+            return []
+        except OSError as exc:
+            log.warning("cannot read stats %s: %s", self.path, exc)
             return []
         records = [StatsRecord.from_json(line) for line in lines if line.strip()]
         return [r for r in records if r is not None and r.ts >= cutoff]

@@ -153,3 +153,24 @@ def test_summarize_per_provider_model() -> None:
     row = next(line for line in table.splitlines() if line.startswith("openai:m"))
     assert row.split() == ["openai:m", "4", "1", "200", "300", "20", "30", "20.0"]
     assert format_table([], 15) == "no requests in the last 15 min"
+
+
+def test_damaged_bytes_are_skipped_when_reading_and_dropped_when_pruning(tmp_path: Path) -> None:
+    path = tmp_path / "stats.jsonl"
+    store = StatsStore(path, window_minutes=5)
+    now = 3_000_000.0
+    store.append(rec(ts=now - 60, model="before"))
+    with open(path, "ab") as handle:
+        handle.write(b'{"ts": \xff\xfe broken}\n')
+    store.append(rec(ts=now - 30, model="after"))
+    assert [r.model for r in store.read(now=now)] == ["before", "after"]
+    assert store.prune(now=now) == 1
+    assert b"\xff" not in path.read_bytes()
+    assert [r.model for r in store.read(now=now)] == ["before", "after"]
+
+
+def test_an_unreadable_stats_path_reads_as_empty(tmp_path: Path) -> None:
+    (tmp_path / "stats.jsonl").mkdir()  # a directory where the file should be
+    store = StatsStore(tmp_path / "stats.jsonl")
+    assert store.read() == []
+    assert store.prune() == 0
