@@ -907,7 +907,13 @@ class Engine:
         if store.prune_due() and not self._closed:
             task = asyncio.get_running_loop().create_task(asyncio.to_thread(store.prune))
             self._background.add(task)
-            task.add_done_callback(self._background.discard)
+            task.add_done_callback(self._background_done)
+
+    def _background_done(self, task: asyncio.Task[Any]) -> None:
+        """Forget a finished background task, reporting its failure (if any)."""
+        self._background.discard(task)
+        if not task.cancelled() and task.exception() is not None:
+            log.warning("stats prune failed: %s", task.exception())
 
 
 def _default_key_resolver() -> KeyResolver:

@@ -814,3 +814,23 @@ def test_one_engine_can_serve_successive_event_loops() -> None:
     assert asyncio.run(once()) == ["A", "B"]
     assert asyncio.run(once()) == ["A", "B"]  # fresh semaphore and key lock
     asyncio.run(eng.close())
+
+
+async def test_a_failing_stats_prune_is_reported_not_left_unretrieved(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    class BadPrune(StatsStore):
+        def prune(self, now: float | None = None) -> int:
+            raise RuntimeError("disk on fire")
+
+    store = BadPrune(tmp_path / "stats.jsonl", 60)
+    entries = [entry("a")]
+    eng, _ = make_engine(entries, {"a": [[("text", "x")]]}, stats=store)
+    (result,) = await eng.fan_out(entries, REQUEST).wait()
+    for _ in range(100):  # the prune runs in a worker thread
+        if not eng._background:
+            break
+        await asyncio.sleep(0.01)
+    await eng.close()
+    assert result.ok
+    assert "stats prune failed: disk on fire" in caplog.text
