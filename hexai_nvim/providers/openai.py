@@ -2,8 +2,10 @@
 
 ``POST {base_url}/chat/completions`` with a Bearer key (none sent when there is
 no key: llama.cpp, LM Studio, vLLM and Ollama's OpenAI endpoint do not need
-one). Streaming asks for ``stream_options.include_usage`` and reads SSE
-``data:`` chunks until ``data: [DONE]``.
+one). The answer's length limit goes in ``max_completion_tokens`` to OpenAI
+itself and in ``max_tokens`` everywhere else. Streaming asks for
+``stream_options.include_usage`` and reads SSE ``data:`` chunks until
+``data: [DONE]``.
 
 Accepted variations seen in real traffic: SSE comments and ``event:`` lines,
 CRLF line ends, a final usage chunk whose ``choices`` is empty, usage inside
@@ -17,6 +19,7 @@ stream that ends with neither ``[DONE]`` nor a ``finish_reason`` is
 
 from __future__ import annotations
 
+import urllib.parse
 from typing import Any
 
 from hexai_nvim.config.model import ProviderSpec
@@ -57,6 +60,13 @@ class OpenAIProvider(JsonHttpProvider):
         self.spec = spec
         # Local OpenAI-compatible servers usually run without a key.
         self.requires_key = spec.kind != "openai-compatible"
+        # OpenAI's own service refuses the deprecated ``max_tokens`` for its
+        # reasoning models (o-series, gpt-5) and takes ``max_completion_tokens``
+        # for every model; the other servers of this wire format know
+        # ``max_tokens`` (some only that one).
+        host = (urllib.parse.urlsplit(self.base_url).hostname or "").lower()
+        official = host == "api.openai.com" or host.endswith(".openai.azure.com")
+        self.max_tokens_field = "max_completion_tokens" if official else "max_tokens"
 
     def endpoint(self, call: Call) -> str:
         return f"{self.base_url}/chat/completions"
@@ -81,7 +91,7 @@ class OpenAIProvider(JsonHttpProvider):
         if call.stream:
             body["stream_options"] = {"include_usage": True}
         if request.max_tokens is not None:
-            body["max_tokens"] = request.max_tokens
+            body[self.max_tokens_field] = request.max_tokens
         if request.temperature is not None:
             body["temperature"] = request.temperature
         if request.stop:

@@ -27,7 +27,7 @@ from hexai_nvim.providers.base import (
     TextDelta,
     UsageReport,
 )
-from hexai_nvim.providers.http import StreamDecoder
+from hexai_nvim.providers.http import JsonHttpProvider, StreamDecoder
 from hexai_nvim.providers.ollama import OllamaStreamDecoder
 from hexai_nvim.providers.openai import OpenAIStreamDecoder
 from hexai_nvim.sim import SimState, create_app, key_digest, reply_text
@@ -201,6 +201,28 @@ async def test_openai_request_shape(sim: Sim, http: HttpPool) -> None:
     assert recorded.headers["Authorization"] == "Bearer ***"
     assert recorded.headers["X-Extra"] == "1"
     assert "HTTP-Referer" not in recorded.headers
+
+
+@pytest.mark.parametrize(
+    ("kind", "base", "field"),
+    [
+        ("openai", "https://api.openai.com/v1", "max_completion_tokens"),
+        ("openai", "https://res.openai.azure.com/openai/v1", "max_completion_tokens"),
+        ("openai", "http://127.0.0.1:8080/v1", "max_tokens"),  # [openai] at llama.cpp
+        ("openrouter", "https://openrouter.ai/api/v1", "max_tokens"),
+        ("openai-compatible", "https://api.groq.com/openai/v1", "max_tokens"),
+    ],
+)
+def test_openai_itself_gets_max_completion_tokens_others_max_tokens(
+    kind: str, base: str, field: str
+) -> None:
+    # OpenAI refuses max_tokens for its reasoning models (o-series, gpt-5).
+    provider = make_provider(spec(kind, base), HttpPool())
+    assert isinstance(provider, JsonHttpProvider)
+    body = provider.payload(make_call("m", max_tokens=50))
+    assert body[field] == 50
+    other = {"max_tokens", "max_completion_tokens"} - {field}
+    assert not other & set(body)
 
 
 async def test_openai_without_key_sends_no_authorization(sim: Sim, http: HttpPool) -> None:
