@@ -260,8 +260,13 @@ def header_secrets(headers: Mapping[str, str]) -> list[str]:
     return sorted(found, key=len, reverse=True)
 
 
+#: Control characters (ESC included) left after whitespace is folded: a
+#: server's message must not drive the terminal or editor it is shown in.
+_CONTROLS = re.compile(r"[\x00-\x1f\x7f-\x9f]")
+
+
 def _shorten(text: str) -> str:
-    text = " ".join(text.split())
+    text = _CONTROLS.sub("", " ".join(text.split()))
     return text if len(text) <= MESSAGE_LIMIT else text[: MESSAGE_LIMIT - 1] + "…"
 
 

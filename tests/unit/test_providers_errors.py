@@ -163,6 +163,13 @@ def test_error_without_json_says_the_status() -> None:
     assert plain.message == "HTTP 500: upstream exploded"
 
 
+def test_control_characters_of_a_server_message_are_dropped() -> None:
+    body = {"error": {"message": "bad\u001b[2J\u001b]0;owned\u0007 request\u009b"}}
+    error = error_for_status(400, None, json.dumps(body).encode(), {}, None)
+    assert error.message == "bad[2J]0;owned request"
+    assert not any(ord(c) < 32 or 0x7F <= ord(c) <= 0x9F for c in error.message)
+
+
 def test_status_kinds() -> None:
     assert [
         kind_for_status(s).value for s in (401, 402, 403, 404, 408, 429, 500, 503, 529, 422)
