@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import json
 import threading
 import time
 from dataclasses import replace
 from pathlib import Path
+
+import pytest
 
 from hexai_nvim.cli.stats_cmd import format_table
 from hexai_nvim.stats import (
@@ -174,3 +177,31 @@ def test_an_unreadable_stats_path_reads_as_empty(tmp_path: Path) -> None:
     store = StatsStore(tmp_path / "stats.jsonl")
     assert store.read() == []
     assert store.prune() == 0
+
+
+def test_prune_reads_the_time_of_its_own_lines_without_building_records(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Building a record per line made a prune of a busy hour hold the GIL (and
+    # the host's event loop) for ~150 ms; only foreign lines are parsed whole.
+    path = tmp_path / "stats.jsonl"
+    store = StatsStore(path, window_minutes=5)
+    now = 4_000_000.0
+    for ts in (now - 600, now - 60.5, now - 1e1):
+        store.append(rec(ts=ts, model=f"t{ts:g}"))
+    foreign = json.loads(rec(ts=now - 1, model="spaced").to_json())
+    with open(path, "a", encoding="utf-8") as handle:  # another writer's spacing
+        handle.write(json.dumps(foreign, separators=(", ", ": ")) + "\n")
+    parsed: list[str] = []
+    original = StatsRecord.from_json
+
+    def counting(line: str) -> StatsRecord | None:
+        parsed.append(line)
+        return original(line)
+
+    monkeypatch.setattr(StatsRecord, "from_json", staticmethod(counting))
+    assert store.prune(now=now) == 1
+    assert [line for line in parsed if '"spaced"' not in line] == []
+    monkeypatch.undo()
+    models = [r.model for r in store.read(now=now)]
+    assert models == [f"t{now - 60.5:g}", f"t{now - 10:g}", "spaced"]
