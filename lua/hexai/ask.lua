@@ -11,7 +11,7 @@
 --- What it does not do: choose entries, build prompts, or batch the stream.
 --- The host decides all of that; this module only draws what it is told.
 ---
---- Commands: :HexaiAsk, :HexaiAskRetry, :HexaiAskDiff, :HexaiAskLayout,
+--- Commands (declared by `hexai.startup`): :HexaiAsk, :HexaiAskRetry, :HexaiAskDiff, :HexaiAskLayout,
 --- :HexaiCancel. Plug mappings: <Plug>(hexai-ask), <Plug>(hexai-ask-retry),
 --- <Plug>(hexai-cancel). See :help hexai-ask.
 local M = {}
@@ -53,19 +53,11 @@ H.layout_override = nil
 
 -- Module definition ===========================================================
 
-function M.setup(opts)
-  opts = opts or {}
-  H.user = opts.ask or {}
+--- Take the options of `require('hexai').setup()` (called when this module
+--- loads and when setup() runs again). Commands and keys: `hexai.startup`.
+function M.configure(opts)
+  H.user = (opts or {}).ask or {}
   M.config = H.effective()
-  H.highlights()
-  H.commands()
-  H.plug_mappings()
-  if opts.default_keymaps ~= false then H.default_keymaps() end
-  vim.api.nvim_create_autocmd('User', {
-    group = vim.api.nvim_create_augroup('hexai.ask', { clear = true }),
-    pattern = 'HexaiSettings',
-    callback = function() H.on_settings() end,
-  })
 end
 
 --- Ask `prompt` (nil or '' asks for it with vim.ui.input).
@@ -269,25 +261,6 @@ function H.effective()
   return vim.tbl_deep_extend('force', vim.deepcopy(M.defaults), from_toml, H.user or {})
 end
 
---- The host (re)loaded the config: re-read options; `[ui] default_keymaps =
---- false` removes the default keys this module mapped.
-function H.on_settings()
-  M.config = H.effective()
-  local ui = (require('hexai').settings or {}).ui or {}
-  if ui.default_keymaps == false then H.drop_default_keymaps() end
-end
-
-function H.highlights()
-  local links = {
-    HexaiAskHeader = 'Title',
-    HexaiAskStats = 'Comment',
-    HexaiAskDone = 'DiagnosticOk',
-  }
-  for group, target in pairs(links) do
-    vim.api.nvim_set_hl(0, group, { link = target, default = true })
-  end
-end
-
 --- Where a question comes from: buffer, insert row, and the context to send.
 function H.source(range)
   local buf = vim.api.nvim_get_current_buf()
@@ -376,54 +349,20 @@ end
 --- :HexaiCancel: the ask, a pending code action, and completion requests.
 function M.cancel_all()
   M.cancel()
+  -- A surface that never loaded has nothing running.
   for _, name in ipairs({ 'hexai.code_action', 'hexai.completion' }) do
-    local ok, mod = pcall(require, name)
-    if ok and type(mod) == 'table' and type(mod.cancel) == 'function' then pcall(mod.cancel) end
+    local mod = package.loaded[name]
+    if type(mod) == 'table' and type(mod.cancel) == 'function' then pcall(mod.cancel) end
   end
 end
 
-function H.commands()
-  local cmd = vim.api.nvim_create_user_command
-  cmd('HexaiAsk', function(o)
-    local range = o.range > 0 and { o.line1, o.line2 } or nil
-    M.ask(o.args, range)
-  end, { nargs = '*', range = true, desc = 'hexai: ask every ask entry (range: with the lines)' })
-  cmd('HexaiAskRetry', function() M.retry() end, { desc = 'hexai: ask the last question again' })
-  cmd('HexaiAskDiff', function(o)
-    M.diff(o.fargs[1], o.fargs[2])
-  end, { nargs = '*', desc = 'hexai: diff two answers of the last ask' })
-  cmd('HexaiAskLayout', function(o)
-    M.set_layout(o.args ~= '' and o.args or nil)
-  end, {
-    nargs = '?',
-    complete = function() return { 'stacked', 'columns' } end,
-    desc = 'hexai: results layout (stacked, columns; no argument toggles)',
-  })
-  cmd('HexaiCancel', function() M.cancel_all() end, { desc = 'hexai: stop everything still running' })
-end
+-- The host (re)loaded the config: re-read the options.
+vim.api.nvim_create_autocmd('User', {
+  group = vim.api.nvim_create_augroup('hexai.ask', { clear = true }),
+  pattern = 'HexaiSettings',
+  callback = function() M.config = H.effective() end,
+})
 
-function H.plug_mappings()
-  local map = vim.keymap.set
-  map('n', '<Plug>(hexai-ask)', function() M.ask(nil, nil) end, { desc = 'hexai: ask' })
-  map('x', '<Plug>(hexai-ask)', ':HexaiAsk<CR>', { silent = true, desc = 'hexai: ask about the selection' })
-  map('n', '<Plug>(hexai-ask-retry)', function() M.retry() end, { desc = 'hexai: ask again' })
-  map({ 'n', 'x' }, '<Plug>(hexai-cancel)', function() M.cancel_all() end, { desc = 'hexai: cancel' })
-end
-
-H.mapped_defaults = {}
-
-function H.default_keymaps()
-  for _, mode in ipairs({ 'n', 'x' }) do
-    if vim.fn.maparg('<Leader>ha', mode) == '' then
-      vim.keymap.set(mode, '<Leader>ha', '<Plug>(hexai-ask)', { desc = 'hexai: ask' })
-      table.insert(H.mapped_defaults, { mode, '<Leader>ha' })
-    end
-  end
-end
-
-function H.drop_default_keymaps()
-  for _, m in ipairs(H.mapped_defaults) do pcall(vim.keymap.del, m[1], m[2]) end
-  H.mapped_defaults = {}
-end
+M.configure(require('hexai').options)
 
 return M

@@ -28,23 +28,10 @@ H.level_hl = { OK = 'HexaiCheckOk', WARN = 'HexaiCheckWarn', ERROR = 'HexaiCheck
 
 -- Module definition ===========================================================
 
-function M.setup(opts)
-  opts = opts or {}
-  M.config = vim.tbl_deep_extend('force', vim.deepcopy(M.defaults), opts.check or {})
-  local links = {
-    HexaiCheckOk = 'DiagnosticOk',
-    HexaiCheckWarn = 'DiagnosticWarn',
-    HexaiCheckError = 'DiagnosticError',
-    HexaiCheckSection = 'Title',
-  }
-  for group, target in pairs(links) do
-    vim.api.nvim_set_hl(0, group, { link = target, default = true })
-  end
-  vim.api.nvim_create_user_command('HexaiConfigCheck', function(o)
-    M.open({ probe = not o.bang })
-  end, { bang = true, desc = 'hexai: check the config and probe every entry (! skips the probe)' })
-  vim.api.nvim_create_user_command('HexaiConfigReload', function() M.reload() end,
-    { desc = 'hexai: re-read the configuration' })
+--- Take the options of `require('hexai').setup()` (called when this module
+--- loads and when setup() runs again). Commands: `hexai.startup`.
+function M.configure(opts)
+  M.config = vim.tbl_deep_extend('force', vim.deepcopy(M.defaults), (opts or {}).check or {})
 end
 
 --- Open the check buffer and start a check. Returns the check's id.
@@ -215,5 +202,7 @@ function H.render_line(run, line, no_section)
   vim.api.nvim_buf_set_extmark(buf, M.ns, row, 0,
     { end_col = #level, hl_group = H.level_hl[level] or 'HexaiCheckError' })
 end
+
+M.configure(require('hexai').options)
 
 return M

@@ -30,20 +30,10 @@ H.preview = nil
 
 -- Module definition ===========================================================
 
-function M.setup(opts)
-  opts = opts or {}
-  M.config = vim.tbl_deep_extend('force', vim.deepcopy(M.defaults), opts.code_action or {})
-  H.commands()
-  H.plug_mappings()
-  if opts.default_keymaps ~= false then H.default_keymaps() end
-  vim.api.nvim_create_autocmd('User', {
-    group = vim.api.nvim_create_augroup('hexai.code_action', { clear = true }),
-    pattern = 'HexaiSettings',
-    callback = function()
-      local ui = (require('hexai').settings or {}).ui or {}
-      if ui.default_keymaps == false then H.drop_default_keymaps() end
-    end,
-  })
+--- Take the options of `require('hexai').setup()` (called when this module
+--- loads and when setup() runs again). Commands and keys: `hexai.startup`.
+function M.configure(opts)
+  M.config = vim.tbl_deep_extend('force', vim.deepcopy(M.defaults), (opts or {}).code_action or {})
 end
 
 --- Offer the actions for lines `line1`..`line2` (1-based) of the current buffer.
@@ -264,36 +254,6 @@ function H.key_text(keys)
   return table.concat(type(keys) == 'table' and keys or { keys }, '/')
 end
 
-function H.commands()
-  vim.api.nvim_create_user_command('HexaiCodeAction', function(o)
-    if o.range > 0 then
-      M.run(o.line1, o.line2)
-    else
-      M.run()
-    end
-  end, { range = true, desc = 'hexai: code action on the range (first code_action entry)' })
-end
-
-function H.plug_mappings()
-  vim.keymap.set('n', '<Plug>(hexai-code-action)', function() M.run() end, { desc = 'hexai: code action' })
-  vim.keymap.set('x', '<Plug>(hexai-code-action)', ':HexaiCodeAction<CR>',
-    { silent = true, desc = 'hexai: code action on the selection' })
-end
-
-H.mapped_defaults = {}
-
-function H.default_keymaps()
-  for _, mode in ipairs({ 'n', 'x' }) do
-    if vim.fn.maparg('<Leader>hx', mode) == '' then
-      vim.keymap.set(mode, '<Leader>hx', '<Plug>(hexai-code-action)', { desc = 'hexai: code action' })
-      table.insert(H.mapped_defaults, { mode, '<Leader>hx' })
-    end
-  end
-end
-
-function H.drop_default_keymaps()
-  for _, m in ipairs(H.mapped_defaults) do pcall(vim.keymap.del, m[1], m[2]) end
-  H.mapped_defaults = {}
-end
+M.configure(require('hexai').options)
 
 return M

@@ -9,8 +9,9 @@
 --- (`hexai.cmp`, `hexai.blink`).
 ---
 --- Design:
---- - Start-up pays only for `setup()` (this file); the running side lives in
----   `hexai.trigger`, loaded at the first keystroke in Insert mode.
+--- - Start-up pays for none of it: commands, keys and autocommands are declared
+---   by `hexai.startup`; this file loads on first use (the first keystroke in
+---   Insert mode) and the running side, `hexai.trigger`, with it.
 --- - Keystrokes are debounced with a libuv timer; nothing crosses RPC
 ---   until the timer fires. A keystroke only sends a (cheap) `cancel` when a
 ---   request of the previous trigger is still running.
@@ -38,33 +39,20 @@ M.defaults = {
   max_lines = 12,
   -- Lines shown for each of the other entries.
   other_max_lines = 3,
-  -- Keys mapped when `default_keymaps` is true (false/'' skips one).
-  keymaps = {
-    complete = '<M-\\>',
-    accept = '<M-l>',
-    accept_word = '<M-w>',
-    accept_line = '<M-j>',
-    next = '<M-]>',
-    prev = '<M-[>',
-    dismiss = '<C-]>',
-  },
+  -- Keys mapped when `default_keymaps` is true (false/'' skips one); mapped
+  -- at start-up by `hexai.startup`, which holds the defaults.
+  keymaps = vim.deepcopy(require('hexai.startup').completion_keys),
 }
 
 --- Effective options (setup() options over `[ui.completion]` over defaults).
 M.config = vim.deepcopy(M.defaults)
 
---- Set up autocommands, commands, <Plug> mappings and default keys.
---- Called by `require('hexai').setup()`.
-function M.setup(options)
-  options = options or {}
-  H.user = options.completion or {}
+--- Take the options of `require('hexai').setup()` (called when this module
+--- loads and when setup() runs again).
+function M.configure(options)
+  H.user = (options or {}).completion or {}
   M.config = H.effective()
   H.enabled = H.user.enabled ~= false
-  H.autocmds()
-  H.commands()
-  H.plug_mappings()
-  if options.default_keymaps ~= false then H.default_keys() end
-  H.register_cmp()
 end
 
 --- Whether automatic and manual completion may run in `buf` (0: current).
@@ -164,112 +152,13 @@ function H.effective()
   return vim.tbl_deep_extend('force', vim.deepcopy(M.defaults), from_toml, H.user or {})
 end
 
---- Settings changed (the host (re)loaded the config): re-read options, and
---- drop the default keys if config.toml says `[ui] default_keymaps = false`.
-function H.on_settings()
-  M.config = H.effective()
-  local ui = (require('hexai').settings or {}).ui or {}
-  if ui.default_keymaps == false and H.mapped_defaults then
-    for _, lhs in ipairs(H.mapped_defaults) do pcall(vim.api.nvim_del_keymap, 'i', lhs) end
-    H.mapped_defaults = nil
-  end
-end
+-- Settings changed (the host (re)loaded the config): re-read the options.
+vim.api.nvim_create_autocmd('User', {
+  group = vim.api.nvim_create_augroup('hexai.completion', { clear = true }),
+  pattern = 'HexaiSettings',
+  callback = function() M.config = H.effective() end,
+})
 
-function H.autocmds()
-  local group = vim.api.nvim_create_augroup('hexai.completion', { clear = true })
-  local function au(event, fn, pattern)
-    vim.api.nvim_create_autocmd(event, { group = group, callback = fn, pattern = pattern })
-  end
-  -- Cheap events stay cheap: nothing is loaded until a text change needs it.
-  au('InsertCharPre', function()
-    if package.loaded['hexai.trigger'] or M.is_enabled(0) then
-      require('hexai.trigger').on_char(vim.v.char)
-    end
-  end)
-  au('InsertEnter', function()
-    if package.loaded['hexai.trigger'] then require('hexai.trigger').on_insert_enter() end
-  end)
-  au({ 'TextChangedI', 'TextChangedP' }, function()
-    if package.loaded['hexai.trigger'] or M.is_enabled(0) then
-      require('hexai.trigger').on_text_changed()
-    end
-  end)
-  au({ 'CursorMovedI', 'CursorMoved' }, function()
-    if package.loaded['hexai.trigger'] then require('hexai.trigger').on_cursor_moved() end
-  end)
-  au({ 'InsertLeave', 'BufLeave' }, function() M.dismiss() end)
-  au('CompleteDone', function()
-    if package.loaded['hexai.menu'] then require('hexai.menu').on_complete_done() end
-  end)
-  au('User', function() H.on_settings() end, 'HexaiSettings')
-end
-
-function H.commands()
-  vim.api.nvim_create_user_command('HexaiComplete', function(args)
-    local display = args.args ~= '' and args.args or nil
-    M.complete(display)
-  end, {
-    nargs = '?',
-    complete = function() return { 'ghost', 'popup' } end,
-    desc = 'hexai: ask every completion entry at the cursor',
-  })
-  vim.api.nvim_create_user_command('HexaiToggle', function(args)
-    local on = nil
-    if args.args == 'on' then on = true elseif args.args == 'off' then on = false end
-    local state = M.toggle(on)
-    vim.notify('hexai: completion ' .. (state and 'on' or 'off'), vim.log.levels.INFO)
-  end, {
-    nargs = '?',
-    complete = function() return { 'on', 'off' } end,
-    desc = 'hexai: turn completion on or off everywhere',
-  })
-end
-
-H.plugs = {
-  complete = { 'hexai-complete', function() M.complete() end },
-  menu = { 'hexai-menu', function() M.complete('popup') end },
-  accept = { 'hexai-accept', function() M.accept() end },
-  accept_word = { 'hexai-accept-word', function() M.accept('word') end },
-  accept_line = { 'hexai-accept-line', function() M.accept('line') end },
-  next = { 'hexai-next', function() M.next() end },
-  prev = { 'hexai-prev', function() M.prev() end },
-  dismiss = { 'hexai-dismiss', function() M.dismiss() end },
-}
-
--- nvim_set_keymap rather than vim.keymap.set: the latter's first use costs a
--- module load at start-up.
-function H.plug_mappings()
-  for _, plug in pairs(H.plugs) do
-    local opts = { silent = true, callback = plug[2], desc = 'hexai: ' .. plug[1]:sub(7) }
-    vim.api.nvim_set_keymap('i', '<Plug>(' .. plug[1] .. ')', '', opts)
-    vim.api.nvim_set_keymap('n', '<Plug>(' .. plug[1] .. ')', '', opts)
-  end
-end
-
---- Map the default keys that are still free (a person's own mappings win).
-function H.default_keys()
-  H.mapped_defaults = {}
-  for name, lhs in pairs(M.config.keymaps or {}) do
-    local plug = H.plugs[name]
-    local existing = type(lhs) == 'string' and lhs ~= '' and vim.fn.maparg(lhs, 'i') or nil
-    if plug and existing and (existing == '' or existing:find('<Plug>(hexai-', 1, true)) then
-      vim.api.nvim_set_keymap('i', lhs, '<Plug>(' .. plug[1] .. ')', { silent = true })
-      table.insert(H.mapped_defaults, lhs)
-    end
-  end
-end
-
---- Register the nvim-cmp source when nvim-cmp is loaded, now or by the first
---- InsertEnter (looking it up on disk at start-up would cost time).
-function H.register_cmp()
-  if package.loaded['cmp'] then return require('hexai.cmp').register() end
-  vim.api.nvim_create_autocmd('InsertEnter', {
-    group = vim.api.nvim_create_augroup('hexai.cmp', { clear = true }),
-    once = true,
-    callback = function()
-      if package.loaded['cmp'] then require('hexai.cmp').register() end
-    end,
-  })
-end
+M.configure(require('hexai').options)
 
 return M

@@ -1,13 +1,13 @@
 --- hexai.nvim: run several LLM provider:model entries side by side.
 ---
 --- Python (the remote host) decides; Lua draws and maps keys. `setup()` only
---- stores options, defines highlights, commands and keys: nothing talks to the
---- host until the first use, so start-up stays fast.
+--- stores options and declares highlights, commands and keys (`hexai.startup`):
+--- nothing talks to the host and no surface module loads until the first use,
+--- so start-up stays fast.
 ---
 --- Usage: `require('hexai').setup({ config = { ... } })` where `config` has the
 --- shape of config.toml and overrides it (the "editor" layer). See :help hexai.
 local M = {}
-local H = {}
 
 M.defaults = {
   -- Overrides of config.toml, same shape (e.g. { models = { completion = {...} } }).
@@ -33,22 +33,13 @@ M.settings = {
   entries = {},
 }
 
---- Surface modules: each may define `setup(options)`.
-H.modules = { 'hexai.completion', 'hexai.ask', 'hexai.code_action', 'hexai.check' }
-
+--- Store the options and declare commands, keys, autocommands and highlights
+--- (see `hexai.startup`). The surface modules load on first use.
 function M.setup(opts)
   M.options = vim.tbl_deep_extend('force', vim.deepcopy(M.defaults), opts or {})
-  require('hexai.rpc').reset()
-  H.highlights()
-  H.commands()
-  for _, name in ipairs(H.modules) do
-    local ok, mod = pcall(require, name)
-    if ok and type(mod) == 'table' and mod.setup then
-      mod.setup(M.options)
-    elseif not ok and not tostring(mod):find('not found') then
-      vim.notify('hexai: ' .. name .. ': ' .. tostring(mod), vim.log.levels.ERROR)
-    end
-  end
+  -- New options go with the next call: send "setup" again (nothing to do before the first).
+  if package.loaded['hexai.rpc'] then require('hexai.rpc').reset() end
+  require('hexai.startup').apply(M.options)
 end
 
 --- Called by the host with the effective settings after each config load.
@@ -72,24 +63,6 @@ end
 --- Path of the host's log file.
 function M.log_file()
   return vim.fn.stdpath('log') .. '/hexai.log'
-end
-
-function H.highlights()
-  local links = {
-    HexaiSuggestion = 'Comment',
-    HexaiLabel = 'Special',
-    HexaiError = 'DiagnosticError',
-    HexaiPending = 'NonText',
-  }
-  for group, target in pairs(links) do
-    vim.api.nvim_set_hl(0, group, { link = target, default = true })
-  end
-end
-
-function H.commands()
-  vim.api.nvim_create_user_command('HexaiLog', function()
-    vim.cmd.split(vim.fn.fnameescape(M.log_file()))
-  end, { desc = 'hexai: open the log file' })
 end
 
 return M

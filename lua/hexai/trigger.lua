@@ -1,9 +1,8 @@
 --- hexai.trigger: the running side of completion (loaded on first use).
 ---
 --- Holds the requests in flight per slot, the debounce timer and the
---- handlers of the text-change autocommands that `hexai.completion` defines.
---- Kept apart from `hexai.completion` so that start-up only pays for
---- `setup()`; everything here is loaded at the first keystroke in Insert mode.
+--- handlers of the text-change autocommands that `hexai.startup` declares.
+--- Loaded at the first keystroke in Insert mode (never at start-up).
 local M = {}
 local H = {}
 
@@ -116,7 +115,7 @@ function M.dismiss()
   H.invalidate()
 end
 
---- Autocommand handlers (see hexai.completion's setup()).
+--- Autocommand handlers (declared by hexai.startup).
 function M.on_char(char) H.last_char = char end
 function M.on_insert_enter() H.tick = vim.b.changedtick end
 function M.on_text_changed() H.on_text_changed() end
