@@ -33,7 +33,6 @@ from hexai_nvim.providers.http import (
     UsageTracker,
     decode_json,
     error_from_payload,
-    finish_or_truncated,
 )
 from hexai_nvim.providers.sse import SSEEvent, SSEParser
 
@@ -86,7 +85,7 @@ class AnthropicProvider(JsonHttpProvider):
             body["stop_sequences"] = list(request.stop)
         return body
 
-    def decoder(self, call: Call) -> StreamDecoder:
+    def decoder(self, call: Call) -> StreamDecoder[SSEEvent]:
         return AnthropicStreamDecoder(call.api_key)
 
     def whole(self, data: Any, call: Call) -> list[ProviderEvent]:
@@ -122,31 +121,16 @@ def whole_answer(data: Any, api_key: str | None) -> list[ProviderEvent]:
     return events
 
 
-class AnthropicStreamDecoder(StreamDecoder):
+class AnthropicStreamDecoder(StreamDecoder[SSEEvent]):
     """SSE events of one streamed message."""
 
+    end_marker = "message_stop"
+
     def __init__(self, api_key: str | None) -> None:
-        self._api_key = api_key
-        self._sse = SSEParser()
-        self._usage = UsageTracker()
-        self._stop_reason: str | None = None
-        self.done = False
+        super().__init__(SSEParser(), api_key)
 
-    def decode(self, data: bytes, events: list[ProviderEvent]) -> None:
-        for sse in self._sse.feed(data):
-            if self.done:
-                break
-            self._event(sse, events)
-
-    def close(self, events: list[ProviderEvent]) -> None:
-        if not self.done:
-            for sse in self._sse.finish():
-                self._event(sse, events)
-        ended = self.done or self._stop_reason is not None
-        events.append(finish_or_truncated(ended, self._stop_reason, "message_stop"))
-
-    def _event(self, sse: SSEEvent, events: list[ProviderEvent]) -> None:
-        data = decode_json(sse.data, self._api_key, "stream")
+    def unit(self, sse: SSEEvent, events: list[ProviderEvent]) -> None:
+        data = decode_json(sse.data, self.api_key, "stream")
         if not isinstance(data, dict):
             raise ProviderError(ErrorKind.BAD_RESPONSE, "a stream event is not a JSON object")
         kind = data.get("type") or sse.event
@@ -167,20 +151,20 @@ class AnthropicStreamDecoder(StreamDecoder):
             usage = message.get("usage") if isinstance(message, dict) else None
             if isinstance(usage, dict):
                 # Its output_tokens is a placeholder; message_delta has the count.
-                report = self._usage.update(usage.get("input_tokens"))
+                report = self.usage.update(usage.get("input_tokens"))
                 if report is not None:
                     events.append(report)
         elif kind == "message_delta":
             delta = data.get("delta")
             if isinstance(delta, dict) and isinstance(delta.get("stop_reason"), str):
-                self._stop_reason = delta["stop_reason"]
+                self.reason = delta["stop_reason"]
             usage = data.get("usage")
             if isinstance(usage, dict):
-                report = self._usage.update(usage.get("input_tokens"), usage.get("output_tokens"))
+                report = self.usage.update(usage.get("input_tokens"), usage.get("output_tokens"))
                 if report is not None:
                     events.append(report)
         elif kind == "message_stop":
             self.done = True
         elif kind == "error":
-            raise error_from_payload(data, self._api_key)
+            raise error_from_payload(data, self.api_key)
         # ping, content_block_stop and event types added later carry no text.

@@ -29,7 +29,7 @@ import urllib.parse
 import urllib.request
 from collections.abc import AsyncIterator, Mapping
 from contextlib import asynccontextmanager
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Generic, Protocol, TypeVar
 
 from hexai_nvim.providers.base import (
     Call,
@@ -48,6 +48,7 @@ __all__ = [
     "USER_AGENT",
     "HttpPool",
     "JsonHttpProvider",
+    "Splitter",
     "StreamDecoder",
     "UsageTracker",
     "decode_json",
@@ -59,6 +60,8 @@ __all__ = [
     "provider_message",
     "scrub",
 ]
+
+_U = TypeVar("_U")
 
 USER_AGENT = "hexai.nvim/0.1"
 #: Most of an error body we read (they are small; a runaway one must not be).
@@ -446,14 +449,24 @@ async def read_body(
     return b"".join(parts)
 
 
-class StreamDecoder:
+class Splitter(Protocol[_U]):
+    """Cuts a body into the units of its framing (SSE events, NDJSON lines)."""
+
+    def feed(self, data: bytes) -> list[_U]: ...
+
+    def finish(self) -> list[_U]: ...
+
+
+class StreamDecoder(Generic[_U]):
     """Turns the bytes of one streamed answer into events (one per request).
 
     ``feed`` returns the events completed by a piece of the body. ``done`` is
     true once the format's end marker has been seen. ``finish`` is called when
     the body ends (or after ``done``) and returns the closing events (the last
     :class:`~hexai_nvim.providers.base.UsageReport`, then
-    :class:`~hexai_nvim.providers.base.Finish`).
+    :class:`~hexai_nvim.providers.base.Finish`). A stream is complete when
+    ``done`` or when the server gave a stop ``reason``; else it was cut short
+    (``bad_response``, naming :attr:`end_marker`).
 
     A failure (malformed data, an error event, a stream cut short) is a
     :class:`ProviderError`. When it comes after events of the same piece, those
@@ -461,19 +474,41 @@ class StreamDecoder:
     caller delivers the text, then raises ``error``. Without such events the
     failure is raised at once.
 
-    Subclasses implement :meth:`decode` and :meth:`close`.
+    A wire format passes the :class:`Splitter` of its framing and implements
+    :meth:`unit`, which sets ``done`` and ``reason`` as the units say.
     """
 
-    done: bool = False
-    error: ProviderError | None = None
+    #: What completes a stream, for the "truncated" message.
+    end_marker = "its end marker"
+
+    def __init__(self, splitter: Splitter[_U], api_key: str | None) -> None:
+        self.splitter = splitter
+        #: Scrubbed from every message the decoder raises.
+        self.api_key = api_key
+        self.usage = UsageTracker()
+        self.done = False
+        #: Why the server stopped (``finish_reason``, ``stop_reason`` ...), once said.
+        self.reason: str | None = None
+        self.error: ProviderError | None = None
+
+    def unit(self, unit: _U, events: list[ProviderEvent]) -> None:
+        """Append the events of one unit of the body; raise on a failure."""
+        raise NotImplementedError
 
     def decode(self, data: bytes, events: list[ProviderEvent]) -> None:
-        """Append the events completed by ``data``; raise on a failure."""
-        raise NotImplementedError
+        """Append the events completed by ``data``; nothing after ``done``."""
+        for unit in self.splitter.feed(data):
+            if self.done:
+                break
+            self.unit(unit, events)
 
     def close(self, events: list[ProviderEvent]) -> None:
         """Append the closing events; raise ``bad_response`` if cut short."""
-        raise NotImplementedError
+        if not self.done:
+            for unit in self.splitter.finish():
+                self.unit(unit, events)
+        ended = self.done or self.reason is not None
+        events.append(finish_or_truncated(ended, self.reason, self.end_marker))
 
     def feed(self, data: bytes) -> list[ProviderEvent]:
         if self.error is not None:
@@ -522,7 +557,7 @@ class JsonHttpProvider(Provider):
     def payload(self, call: Call) -> dict[str, Any]:
         raise NotImplementedError
 
-    def decoder(self, call: Call) -> StreamDecoder:
+    def decoder(self, call: Call) -> StreamDecoder[Any]:
         raise NotImplementedError
 
     def whole(self, data: Any, call: Call) -> list[ProviderEvent]:

@@ -31,10 +31,8 @@ from hexai_nvim.providers.http import (
     HttpPool,
     JsonHttpProvider,
     StreamDecoder,
-    UsageTracker,
     decode_json,
     error_from_payload,
-    finish_or_truncated,
 )
 from hexai_nvim.providers.sse import LineSplitter
 
@@ -84,7 +82,7 @@ class OllamaProvider(JsonHttpProvider):
         # A whole answer is one NDJSON line; the line decoder reads both.
         return False
 
-    def decoder(self, call: Call) -> StreamDecoder:
+    def decoder(self, call: Call) -> StreamDecoder[str]:
         return OllamaStreamDecoder(call.api_key)
 
     def whole(self, data: Any, call: Call) -> list[ProviderEvent]:  # pragma: no cover
@@ -93,38 +91,24 @@ class OllamaProvider(JsonHttpProvider):
         return events + decoder.finish()
 
 
-class OllamaStreamDecoder(StreamDecoder):
+class OllamaStreamDecoder(StreamDecoder[str]):
     """NDJSON lines of one chat or generate answer."""
 
+    end_marker = "its done line"
+
     def __init__(self, api_key: str | None) -> None:
-        self._api_key = api_key
-        self._lines = LineSplitter()
-        self._usage = UsageTracker()
-        self._reason: str | None = None
-        self.done = False
+        super().__init__(LineSplitter(), api_key)
 
-    def decode(self, data: bytes, events: list[ProviderEvent]) -> None:
-        for text in self._lines.feed(data):
-            if self.done:
-                break
-            self._text_line(text, events)
-
-    def close(self, events: list[ProviderEvent]) -> None:
-        if not self.done:
-            for text in self._lines.finish():
-                self._text_line(text, events)
-        events.append(finish_or_truncated(self.done, self._reason, "its done line"))
-
-    def _text_line(self, text: str, events: list[ProviderEvent]) -> None:
+    def unit(self, text: str, events: list[ProviderEvent]) -> None:
         if text.strip():
-            events.extend(self.line(decode_json(text, self._api_key, "stream")))
+            events.extend(self.line(decode_json(text, self.api_key, "stream")))
 
     def line(self, data: Any) -> list[ProviderEvent]:
         """Events of one decoded NDJSON object."""
         if not isinstance(data, dict):
             raise ProviderError(ErrorKind.BAD_RESPONSE, "a stream line is not a JSON object")
         if data.get("error"):
-            raise error_from_payload(data, self._api_key)
+            raise error_from_payload(data, self.api_key)
         events: list[ProviderEvent] = []
         message = data.get("message")
         text = message.get("content") if isinstance(message, dict) else data.get("response")
@@ -133,8 +117,8 @@ class OllamaStreamDecoder(StreamDecoder):
         if data.get("done") is True:
             self.done = True
             reason = data.get("done_reason")
-            self._reason = reason if isinstance(reason, str) else "stop"
-            report = self._usage.update(data.get("prompt_eval_count"), data.get("eval_count"))
+            self.reason = reason if isinstance(reason, str) else "stop"
+            report = self.usage.update(data.get("prompt_eval_count"), data.get("eval_count"))
             if report is not None:
                 events.append(report)
         return events

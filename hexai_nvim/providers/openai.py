@@ -38,7 +38,6 @@ from hexai_nvim.providers.http import (
     UsageTracker,
     decode_json,
     error_from_payload,
-    finish_or_truncated,
 )
 from hexai_nvim.providers.sse import SSEEvent, SSEParser
 
@@ -98,7 +97,7 @@ class OpenAIProvider(JsonHttpProvider):
             body["stop"] = list(request.stop)
         return body
 
-    def decoder(self, call: Call) -> StreamDecoder:
+    def decoder(self, call: Call) -> StreamDecoder[SSEEvent]:
         return OpenAIStreamDecoder(call.api_key)
 
     def whole(self, data: Any, call: Call) -> list[ProviderEvent]:
@@ -171,42 +170,27 @@ def whole_answer(data: Any, api_key: str | None) -> list[ProviderEvent]:
     return events
 
 
-class OpenAIStreamDecoder(StreamDecoder):
+class OpenAIStreamDecoder(StreamDecoder[SSEEvent]):
     """SSE chunks of one streamed chat completion."""
 
+    end_marker = "[DONE] or a finish_reason"
+
     def __init__(self, api_key: str | None) -> None:
-        self._api_key = api_key
-        self._sse = SSEParser()
-        self._usage = UsageTracker()
-        self._finish_reason: str | None = None
-        self.done = False
+        super().__init__(SSEParser(), api_key)
 
-    def decode(self, data: bytes, events: list[ProviderEvent]) -> None:
-        for sse in self._sse.feed(data):
-            if self.done:
-                break
-            self._event(sse, events)
-
-    def close(self, events: list[ProviderEvent]) -> None:
-        if not self.done:
-            for sse in self._sse.finish():
-                self._event(sse, events)
-        ended = self.done or self._finish_reason is not None
-        events.append(finish_or_truncated(ended, self._finish_reason, "[DONE] or a finish_reason"))
-
-    def _event(self, sse: SSEEvent, events: list[ProviderEvent]) -> None:
+    def unit(self, sse: SSEEvent, events: list[ProviderEvent]) -> None:
         payload = sse.data.strip()
         if payload == "[DONE]":
             self.done = True
             return
-        data = decode_json(payload, self._api_key, "stream")
+        data = decode_json(payload, self.api_key, "stream")
         if not isinstance(data, dict):
             raise ProviderError(ErrorKind.BAD_RESPONSE, "a stream chunk is not a JSON object")
-        error = _error_in(data, self._api_key)
+        error = _error_in(data, self.api_key)
         if error is not None:
             raise error
         if sse.event == "error":
-            raise error_from_payload(data, self._api_key)
+            raise error_from_payload(data, self.api_key)
         choices = data.get("choices")
         if isinstance(choices, list):
             for choice in choices:
@@ -221,7 +205,7 @@ class OpenAIStreamDecoder(StreamDecoder):
                     events.append(TextDelta(choice["text"]))
                 reason = choice.get("finish_reason")
                 if isinstance(reason, str) and reason:
-                    self._finish_reason = reason
-        usage = _usage(data, self._usage)
+                    self.reason = reason
+        usage = _usage(data, self.usage)
         if usage is not None:
             events.append(usage)
