@@ -427,7 +427,7 @@ async def test_canned_ollama_generate_stream(aiohttp_server: ServerFactory, http
     assert outcome.finish == Finish("length")
 
 
-DECODERS: dict[str, Callable[[], StreamDecoder]] = {
+DECODERS: dict[str, Callable[[], StreamDecoder[Any]]] = {
     "openai": lambda: OpenAIStreamDecoder(KEY),
     "openai-compatible": lambda: OpenAIStreamDecoder(KEY),
     "openrouter": lambda: OpenAIStreamDecoder(KEY),
