@@ -28,20 +28,16 @@ import time
 import weakref
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from hexai_nvim.engine import (
-    ChunkEvent,
-    DoneEvent,
-    EntryResult,
-    EntryStats,
-    ErrorEvent,
-    FanOut,
-    StartEvent,
-)
 from hexai_nvim.host.rpc import Payload, method
 from hexai_nvim.host.runtime import ERROR, WARN, Runtime
-from hexai_nvim.surfaces.ask import AskContext, build_ask_request
+
+# The engine (and with it the providers) and the prompt builders are imported
+# inside the handlers: Neovim waits while the host imports this module.
+if TYPE_CHECKING:
+    from hexai_nvim.engine import EntryResult, EntryStats, FanOut
+    from hexai_nvim.surfaces.ask import AskContext
 
 log = logging.getLogger("hexai_nvim.host.ask")
 
@@ -238,6 +234,8 @@ def parse_context(raw: Any) -> AskContext | None:
         return None
     filename = raw.get("filename")
     filetype = raw.get("filetype")
+    from hexai_nvim.surfaces.ask import AskContext
+
     return AskContext(
         text=text,
         filename=filename if isinstance(filename, str) else "",
@@ -292,6 +290,8 @@ def start(rt: Runtime, prompt: str, context: AskContext | None) -> int | None:
         ],
     })
 
+    from hexai_nvim.surfaces.ask import build_ask_request
+
     def request_for(entry: Any) -> Any:
         return build_ask_request(prompt, entry, config, context)
 
@@ -304,6 +304,7 @@ def start(rt: Runtime, prompt: str, context: AskContext | None) -> int | None:
 
 async def run_ask(rt: Runtime, run: AskRun, make_fan: Callable[[], FanOut]) -> None:
     """Follow the fan-out of ``run`` and forward it to Lua, batched."""
+    from hexai_nvim.engine import ChunkEvent, DoneEvent, ErrorEvent, StartEvent
 
     def send(index: int, update: dict[str, Any]) -> None:
         rt.lua(LUA_MODULE, "on_update", run.id, index, update)

@@ -18,23 +18,16 @@ from __future__ import annotations
 import asyncio
 import os
 import sys
-from importlib import metadata
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from hexai_nvim import __version__
-from hexai_nvim.config.files import global_config_path
 from hexai_nvim.host.rpc import Payload, method
 from hexai_nvim.host.runtime import ERROR, INFO, Runtime
-from hexai_nvim.surfaces.check import (
-    DEFAULT_PROBE_TIMEOUT_S,
-    CheckLine,
-    ProbeResult,
-    key_statuses,
-    probe_all,
-    probe_targets,
-    static_report,
-    summary,
-)
+
+# hexai_nvim.surfaces.check (providers, probes) and importlib.metadata are
+# imported inside the handlers: Neovim waits while the host imports this module.
+if TYPE_CHECKING:
+    from hexai_nvim.surfaces.check import CheckLine, ProbeResult
 
 LUA_MODULE = "hexai.check"
 #: Longest overall probe a caller may ask for.
@@ -42,6 +35,8 @@ MAX_PROBE_TIMEOUT_S = 120.0
 
 
 def _timeout(value: Any) -> float:
+    from hexai_nvim.surfaces.check import DEFAULT_PROBE_TIMEOUT_S
+
     if isinstance(value, (int, float)) and not isinstance(value, bool) and value > 0:
         return float(min(value, MAX_PROBE_TIMEOUT_S))
     return DEFAULT_PROBE_TIMEOUT_S
@@ -53,6 +48,15 @@ def _lines(lines: list[CheckLine]) -> list[dict[str, str]]:
 
 @method("check.run")
 def check_run(rt: Runtime, payload: Payload) -> None:
+    from hexai_nvim.config.files import global_config_path
+    from hexai_nvim.surfaces.check import (
+        key_statuses,
+        probe_all,
+        probe_targets,
+        static_report,
+        summary,
+    )
+
     request_id = payload.get("id")
     probe = payload.get("probe", True) is not False
     timeout_s = _timeout(payload.get("timeout_s"))
@@ -86,6 +90,8 @@ def check_run(rt: Runtime, payload: Payload) -> None:
 
 
 def _version(package: str) -> str | None:
+    from importlib import metadata
+
     try:
         return metadata.version(package)
     except metadata.PackageNotFoundError:

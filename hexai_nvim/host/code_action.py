@@ -29,20 +29,11 @@ from typing import Any
 from hexai_nvim.host.ask import format_stats
 from hexai_nvim.host.rpc import Payload, method
 from hexai_nvim.host.runtime import ERROR, WARN, Runtime
-from hexai_nvim.surfaces.code_action import (
-    EXTRA_ENTRIES_WARNING,
-    ActionContext,
-    actions_for,
-    build_action_request,
-    clean_answer,
-    code_action_entry,
-    extra_entries_warning,
-    find_action,
-)
+
+# hexai_nvim.surfaces.code_action (and the providers it imports) is imported
+# inside the handlers: Neovim waits while the host imports this module.
 
 LUA_MODULE = "hexai.code_action"
-
-_WARNING_MARK = EXTRA_ENTRIES_WARNING.split("{n}", 1)[0]
 
 
 @dataclass
@@ -62,8 +53,15 @@ def _state(rt: Runtime) -> _State:
 
 def warn_extra_entries(rt: Runtime) -> None:
     """hexai's "single entry" warning, at most once per session."""
+    from hexai_nvim.surfaces.code_action import (
+        EXTRA_ENTRIES_WARNING,
+        code_action_entry,
+        extra_entries_warning,
+    )
+
+    mark = EXTRA_ENTRIES_WARNING.split("{n}", 1)[0]
     for warning in rt.config.warnings:
-        if _WARNING_MARK in warning:
+        if mark in warning:
             # Same key as the runtime's notice of config warnings: shown once in all.
             rt.notify(f"hexai: {warning}", WARN, once=f"warn:{warning}")
             return
@@ -75,6 +73,8 @@ def warn_extra_entries(rt: Runtime) -> None:
 
 @method("code_action.list")
 def list_actions(rt: Runtime, payload: Payload) -> dict[str, Any]:
+    from hexai_nvim.surfaces.code_action import actions_for, code_action_entry
+
     entry, _extra = code_action_entry(rt.config)
     actions = actions_for(rt.config, has_diagnostics=bool(payload.get("has_diagnostics")))
     return {
@@ -97,6 +97,14 @@ def _text(payload: Payload, name: str) -> str:
 @method("code_action.run")
 def run_action(rt: Runtime, payload: Payload) -> bool:
     """Start one action; False (and a message) when it cannot run."""
+    from hexai_nvim.surfaces.code_action import (
+        ActionContext,
+        build_action_request,
+        clean_answer,
+        code_action_entry,
+        find_action,
+    )
+
     request_id = payload.get("id")
     config = rt.config
     action = find_action(config, _text(payload, "action"))

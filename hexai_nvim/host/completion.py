@@ -32,20 +32,15 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from hexai_nvim.host.rpc import Payload, method
-from hexai_nvim.surfaces.completion import (
-    BufferView,
-    CursorContext,
-    build_context,
-    build_request,
-    clean_suggestion,
-    fetch_range,
-)
 
+# The engine and the prompt builders (with the providers they import) are
+# imported inside the handlers: Neovim waits while the host imports this module.
 if TYPE_CHECKING:
     from hexai_nvim.config.model import Entry
     from hexai_nvim.engine import EntryResult, FanOut
     from hexai_nvim.host.runtime import Runtime
     from hexai_nvim.providers.base import Request
+    from hexai_nvim.surfaces.completion import BufferView, CursorContext
 
 log = logging.getLogger("hexai_nvim.host.completion")
 
@@ -190,6 +185,9 @@ class CompletionService:
             send_snapshot(rt, trigger, [], done=True,
                           problem="no completion entries configured (see :help hexai-config)")
             return
+        from hexai_nvim.engine import DoneEvent, ErrorEvent
+        from hexai_nvim.surfaces.completion import build_context, build_request
+
         ctx = build_context(view, config.general)
         prompts = config.prompts
         states = [EntryState(i, e.label, e.key) for i, e in enumerate(entries)]
@@ -200,9 +198,6 @@ class CompletionService:
 
         fan = rt.engine.fan_out(entries, request_for)
         running.fan = fan
-        # Imported here, not at module level: the host's start-up blocks Neovim.
-        from hexai_nvim.engine import DoneEvent, ErrorEvent
-
         remaining = len(entries)
         async for event in fan:
             if not isinstance(event, (DoneEvent, ErrorEvent)):
@@ -219,6 +214,8 @@ class CompletionService:
 
 def apply_result(state: EntryState, result: EntryResult, ctx: CursorContext, ms: int) -> None:
     """Fold an entry's final result into its state (cleaning the suggestion)."""
+    from hexai_nvim.surfaces.completion import clean_suggestion
+
     state.ms = ms
     stats = result.stats
     state.ttft_ms = None if stats.ttft_ms is None else int(stats.ttft_ms)
@@ -281,6 +278,8 @@ def service(rt: Runtime) -> CompletionService:
 
 def read_view(rt: Runtime, trigger: Trigger) -> BufferView:
     """Read the lines the context needs (one blocking API call, from a handler greenlet)."""
+    from hexai_nvim.surfaces.completion import BufferView, fetch_range
+
     start, end = fetch_range(rt.config.general, trigger.row, trigger.line_count)
     lines = rt.nvim.api.buf_get_lines(trigger.buf, start, end, False)
     return BufferView(
