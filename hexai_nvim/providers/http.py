@@ -324,7 +324,11 @@ def _map_client_exception(exc: BaseException, url: str, call: Call) -> ProviderE
         t for t in (getattr(aiohttp, "NonHttpUrlClientError", None),) if t is not None
     )
 
-    where = urllib.parse.urlsplit(url).netloc or url
+    parts = urllib.parse.urlsplit(url)
+    # A base_url may carry credentials (https://user:secret@host/...): messages
+    # name the host and port only, and the password is scrubbed from the rest.
+    where = parts.netloc.rpartition("@")[2] or url
+    password = parts.password
     if isinstance(exc, (aiohttp.ServerTimeoutError, asyncio.TimeoutError)):
         kind, message = (
             ErrorKind.TIMEOUT,
@@ -339,14 +343,15 @@ def _map_client_exception(exc: BaseException, url: str, call: Call) -> ProviderE
     elif isinstance(exc, aiohttp.ServerDisconnectedError):
         kind, message = ErrorKind.BAD_RESPONSE, f"{where} closed the connection without answering"
     elif isinstance(exc, (aiohttp.InvalidURL, *url_errors)):
-        kind, message = ErrorKind.CONFIG, f"invalid URL {url!r}"
+        shown = parts._replace(netloc=where).geturl() if parts.netloc else url
+        kind, message = ErrorKind.CONFIG, f"invalid URL {shown!r}"
     elif isinstance(exc, (aiohttp.ClientConnectionError, OSError)):
         kind, message = ErrorKind.UNREACHABLE, f"connection to {where} failed: {exc}"
     elif isinstance(exc, ValueError):
         kind, message = ErrorKind.CONFIG, f"invalid request: {exc}"
     else:
         kind, message = ErrorKind.BAD_RESPONSE, f"HTTP error talking to {where}: {exc}"
-    return ProviderError(kind, _shorten(scrub(message, call.api_key)))
+    return ProviderError(kind, _shorten(scrub(scrub(message, call.api_key), password)))
 
 
 # ---------------------------------------------------------------------------

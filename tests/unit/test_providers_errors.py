@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import json
 import socket
 import subprocess
@@ -590,3 +591,16 @@ def test_the_repr_of_a_call_hides_its_key() -> None:
     call = make_call("m")
     assert KEY not in repr(call) and KEY not in str(call)
     assert "m" in repr(call)  # the rest of the call is still shown
+
+
+@pytest.mark.parametrize("scheme", ["http", "ftp"])
+async def test_credentials_in_a_base_url_stay_out_of_messages(http: HttpPool, scheme: str) -> None:
+    # http: refused connection; ftp: an invalid URL (its message quotes the URL).
+    port = free_port()
+    base = f"{scheme}://alice:pw-0123456789abcdef@127.0.0.1:{port}/v1"
+    # No key: aiohttp refuses URL credentials next to an Authorization header.
+    call = dataclasses.replace(make_call("m"), api_key=None)
+    error, _ = await fail(http, spec("ollama", base), call)
+    assert error.kind is (ErrorKind.UNREACHABLE if scheme == "http" else ErrorKind.CONFIG)
+    assert f"127.0.0.1:{port}" in error.message
+    assert "pw-0123456789abcdef" not in error.message and "alice" not in error.message
