@@ -15,7 +15,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from hexai_nvim.config.keys import mask_secret
+from hexai_nvim.config.keys import mask_secret, mask_url
 from hexai_nvim.config.model import SURFACES, Config, Entry, ProviderSpec
 
 _NONE = "(none)"
@@ -43,7 +43,7 @@ def _show(value: Any) -> str:
 def _provider_values(spec: ProviderSpec) -> dict[str, str]:
     values = {
         "kind": spec.kind,
-        "base_url": spec.base_url,
+        "base_url": mask_url(spec.base_url),
         "model": spec.default_model or _NONE,
         "temperature": _show(spec.temperature),
         "api_key_env": _show(spec.api_key_env),

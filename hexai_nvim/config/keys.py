@@ -20,6 +20,7 @@ import signal
 import subprocess
 import threading
 import time
+import urllib.parse
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
@@ -62,6 +63,20 @@ def mask_secret(secret: str) -> str:
     if len(cleaned) < 12:
         return "****"
     return "****" + cleaned[-4:]
+
+
+def mask_url(url: str) -> str:
+    """``url`` with the password of its ``user:password@`` part masked."""
+    try:
+        parts = urllib.parse.urlsplit(url)
+        password = parts.password
+    except ValueError:
+        return url
+    if not password:
+        return url
+    user, _, host = parts.netloc.rpartition("@")
+    name = user.partition(":")[0]
+    return parts._replace(netloc=f"{name}:****@{host}").geturl()
 
 
 _cache: dict[tuple[str, str], tuple[KeyInfo, float]] = {}

@@ -28,6 +28,7 @@ from urllib.parse import urlsplit
 import voluptuous as vol
 
 from hexai_nvim.config import defaults
+from hexai_nvim.config.keys import mask_url
 from hexai_nvim.config.model import PROVIDER_KINDS, Problem
 
 Validator = Callable[[Any], Any]
@@ -190,7 +191,7 @@ def url() -> Validator:
         except ValueError:
             ok = False
         if not ok:
-            raise vol.Invalid(f"{cleaned!r} is not an http:// or https:// URL")
+            raise vol.Invalid(f"{mask_url(cleaned)!r} is not an http:// or https:// URL")
         # Providers append their endpoint paths; one form avoids "//chat/...".
         return cleaned.rstrip("/")
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from hexai_nvim.config.keys import mask_secret, resolve_api_key
+from hexai_nvim.config.keys import mask_secret, mask_url, resolve_api_key
 from hexai_nvim.config.model import SURFACES, Config, Entry, ProviderSpec
 
 
@@ -50,7 +50,7 @@ def provider_data(
 
     data: dict[str, Any] = {
         "kind": spec.kind,
-        "base_url": spec.base_url,
+        "base_url": mask_url(spec.base_url),
         "model": spec.default_model or None,
         "temperature": spec.temperature,
         "api_key_env": list(spec.api_key_env),

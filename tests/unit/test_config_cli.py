@@ -240,3 +240,21 @@ def test_installed_command_check_acceptance_no_traceback(tmp_path: Path) -> None
     assert f"{path}:9:1: models.completion[1].provider: unknown provider 'olama'" in result.stdout
     assert f"{path}:2:1: general.max_tokens: expected an integer" in result.stdout
     assert f"{path}:12:2: telemetry: unknown section" in result.stdout
+
+
+def test_a_password_in_a_base_url_is_masked_in_show_diff_and_check(
+    home: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    box = '[providers.box]\nkind = "ollama"\nbase_url = "http://me:{pw}@127.0.0.1:{port}"\n'
+    a = write(home, "a.toml", box.format(pw=SECRET, port=1))
+    b = write(home, "b.toml", box.format(pw=SECRET, port=2))
+    assert main(["config", "show", "--config", str(a)]) == 0
+    assert main(["config", "show", "--json", "--config", str(a)]) == 0
+    assert main(["config", "diff", str(a), str(b)]) == 1
+    out = capsys.readouterr().out
+    assert "http://me:****@127.0.0.1:1" in out and "http://me:****@127.0.0.1:2" in out
+    bad = write(home, "c.toml", box.format(pw=SECRET, port=1).replace("http:", "ftp:"))
+    assert main(["config", "check", "--config", str(bad)]) == 1
+    out += capsys.readouterr().out
+    assert "ftp://me:****@127.0.0.1:1" in out
+    assert SECRET not in out
