@@ -2,13 +2,16 @@
 
 Each subcommand lives in its own module exposing ``add_parser(subparsers)`` and
 ``run(args) -> int``; modules are imported only when their command runs, so
-``hexai config check`` never pays for aiohttp.
+``hexai config check`` never pays for aiohttp. A subcommand whose stdout reader
+goes away (``hexai stats | head``) ends quietly with status 0.
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import importlib
+import os
 import sys
 from collections.abc import Sequence
 
@@ -44,6 +47,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         return int(importlib.import_module(COMMANDS[wanted][0]).run(args))
     except KeyboardInterrupt:
         return 130
+    except BrokenPipeError:
+        # `hexai ... | head`: the reader left, which is no failure of ours. Point
+        # stdout at /dev/null so that the flush at exit cannot fail again.
+        with contextlib.suppress(OSError, ValueError):
+            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 0
 
 
 if __name__ == "__main__":

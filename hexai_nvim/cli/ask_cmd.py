@@ -122,11 +122,7 @@ def run(args: argparse.Namespace) -> int:
     try:
         results = asyncio.run(ask(config, entries, prompt, view))
     except BrokenPipeError:
-        # `hexai ask ... | head`: the reader left, which is not our failure.
-        # Point stdout at /dev/null so the flush at exit cannot fail again.
-        with contextlib.suppress(OSError, ValueError):
-            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
-        return 0
+        raise  # the reader of stdout left: hexai_nvim.cli.main ends quietly
     except Exception as exc:  # the promise: a message, never a traceback
         print(f"hexai ask: internal error: {type(exc).__name__}: {exc}", file=sys.stderr)
         return 1

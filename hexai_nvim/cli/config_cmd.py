@@ -81,8 +81,8 @@ def run(args: argparse.Namespace) -> int:
         return 2
     try:
         return handlers[command](args)
-    except BrokenPipeError:  # `hexai config show | head`
-        return 0
+    except BrokenPipeError:  # `hexai config show | head`: hexai_nvim.cli.main ends quietly
+        raise
     except Exception as exc:  # the promise: a message, never a traceback
         print(f"{PROG}: internal error: {type(exc).__name__}: {exc}", file=sys.stderr)
         return 1

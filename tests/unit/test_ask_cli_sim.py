@@ -192,3 +192,27 @@ def test_a_reader_that_goes_away_ends_it_quietly(sim: SimThread, tmp_path: Path)
         proc.stderr.close()
     assert "Traceback" not in err and "BrokenPipeError" not in err, err
     assert code == 0
+
+
+@pytest.mark.parametrize("argv", [["stats", "--json"], ["config", "show"]])
+def test_other_commands_end_quietly_when_stdout_is_closed(tmp_path: Path, argv: list[str]) -> None:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("HEXAI_")}
+    env.update(XDG_CONFIG_HOME=str(tmp_path / "config"), XDG_CACHE_HOME=str(tmp_path / "cache"))
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "hexai_nvim", *argv],
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        env=env,
+        cwd=tmp_path,
+    )
+    assert proc.stdout is not None and proc.stderr is not None
+    proc.stdout.close()  # gone before the command writes anything
+    try:
+        err = proc.stderr.read().decode()
+        code = proc.wait(timeout=30)
+    finally:
+        proc.kill()
+        proc.stderr.close()
+    assert "Traceback" not in err and "BrokenPipeError" not in err, err
+    assert code == 0
