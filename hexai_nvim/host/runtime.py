@@ -15,6 +15,8 @@ Rules every surface follows (see NEOVIM-NOTES):
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import importlib
 import logging
 import os
 from collections.abc import Coroutine, Mapping
@@ -73,6 +75,7 @@ class Runtime:
             log.warning("config invalid, using defaults: %s", exc)
             self.notify(_problems_text("hexai: the configuration has problems", exc), ERROR)
         self.push_settings()
+        self.warm_up()
 
     def _load(self) -> Config:
         return load_config(self.config_path, cwd=self.cwd, editor=self.editor)
@@ -124,6 +127,21 @@ class Runtime:
             self._engine = Engine(self.config)
         return self._engine
 
+    def warm_up(self) -> asyncio.Task[Any] | None:
+        """Load the engine, aiohttp and the completion entries' clients in the
+        background, so the first suggestion does not pay for them (None when
+        there is no completion entry)."""
+        entries = self.config.entries("completion")
+        if not entries:
+            return None
+
+        async def warm() -> None:
+            # The imports run in a thread: the loop keeps answering Neovim.
+            await asyncio.to_thread(_preload)
+            await self.engine.warm_up(entries)
+
+        return self.spawn(warm(), what="warm-up")
+
     # -- talking to Lua --------------------------------------------------------
 
     def lua(self, module: str, function: str, *args: Any) -> None:
@@ -160,6 +178,18 @@ class Runtime:
             log.exception("%s failed", what)
             self.notify(f"hexai: {what} failed: {type(exc).__name__}: {exc}", ERROR, once=what)
             return None
+
+
+#: What the first completion would import (see :meth:`Runtime.warm_up`).
+_PRELOAD = (
+    "aiohttp", "hexai_nvim.engine", "hexai_nvim.providers", "hexai_nvim.surfaces.completion",
+)
+
+
+def _preload() -> None:
+    for name in _PRELOAD:
+        with contextlib.suppress(Exception):  # the request reports what is broken
+            importlib.import_module(name)
 
 
 def _problems_text(headline: str, exc: ConfigError) -> str:
