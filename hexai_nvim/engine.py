@@ -583,10 +583,17 @@ class Engine:
     def update_config(self, config: Config) -> None:
         """Use ``config`` for the next fan-outs; running ones finish as they were.
 
-        Clears the key cache and drops provider clients whose spec changed.
+        Clears the key cache (``api_key_cmd`` commands run again) and drops
+        provider clients whose spec changed.
         """
         self._config = config
         self._keys.clear()
+        if self._key_resolver is None:
+            # The default resolver caches api_key_cmd output for the process;
+            # a reload is the moment a user expects a rotated key to be read.
+            from hexai_nvim.config.keys import clear_key_cache
+
+            clear_key_cache()
         for name, (spec, _provider) in list(self._providers.items()):
             if config.providers.get(name) != spec:
                 del self._providers[name]

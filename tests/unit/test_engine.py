@@ -834,3 +834,24 @@ async def test_a_failing_stats_prune_is_reported_not_left_unretrieved(
     await eng.close()
     assert result.ok
     assert "stats prune failed: disk on fire" in caplog.text
+
+
+async def test_a_config_update_runs_key_commands_again(tmp_path: Path) -> None:
+    # With the default resolver: a rotated key is read after a reload.
+    key_file = tmp_path / "key"
+    key_file.write_text("sk-first-0123456789\n")
+    cmd_spec = replace(spec("cmd"), api_key_cmd=f"cat {key_file}", api_key_env=())
+    entries = [entry("a", cmd_spec)]
+    fake = ScriptedProvider({"a": [[("text", "x")]]}, True)
+    eng = Engine(config(entries), env={}, stats=False, provider_factory=lambda s: fake)
+    await eng.fan_out(entries, REQUEST).wait()
+    key_file.write_text("sk-second-0123456789\n")
+    await eng.fan_out(entries, REQUEST).wait()  # cached: still the first key
+    eng.update_config(config(entries))
+    await eng.fan_out(entries, REQUEST).wait()
+    await eng.close()
+    assert [c.api_key for c in fake.calls] == [
+        "sk-first-0123456789",
+        "sk-first-0123456789",
+        "sk-second-0123456789",
+    ]
