@@ -195,7 +195,7 @@ def static_report(
         for position, entry in enumerate(entries):
             note = " (primary)" if position == 0 and len(entries) > 1 else ""
             add(OK, f"{surface}[{position}] {entry.label}{note}: {entry.provider.kind} at "
-                    f"{entry.provider.base_url}, temperature {entry.temperature:g}, "
+                    f"{display_url(entry.provider.base_url)}, temperature {entry.temperature:g}, "
                     f"max_tokens {entry.max_tokens}, timeout {_format_ms(entry.timeout_ms)}",
                 section)
 
@@ -299,16 +299,35 @@ def model_in(model: str, names: Sequence[str], kind: str) -> bool:
     return kind == "ollama" and ":" not in model and f"{model}:latest" in names
 
 
+def display_url(url: str) -> str:
+    """``url`` safe to show: a password (or a token as user name) and the
+    values of the query are masked; scheme, user name, host and path stay."""
+    try:
+        parts = urllib.parse.urlsplit(url)
+    except ValueError:
+        return "<invalid URL>"
+    netloc = parts.netloc
+    if "@" in netloc:
+        userinfo, host = netloc.rsplit("@", 1)
+        user, has_password, _ = userinfo.partition(":")
+        netloc = f"{user}:****@{host}" if has_password else f"****@{host}"
+    query = "&".join(
+        f"{name}=****" if value else name
+        for name, value in urllib.parse.parse_qsl(parts.query, keep_blank_values=True)
+    )
+    return urllib.parse.urlunsplit((parts.scheme, netloc, parts.path, query, ""))
+
+
 def _connect_error(exc: BaseException, url: str) -> str:
     import aiohttp
 
-    where = urllib.parse.urlsplit(url).netloc or url
+    where = _host(url)
     if isinstance(exc, aiohttp.ClientConnectorError):
         return f"cannot connect to {where}: {exc.strerror or type(exc.os_error).__name__}"
     if isinstance(exc, (asyncio.TimeoutError, aiohttp.ServerTimeoutError)):
         return f"no answer from {where} in time"
     if isinstance(exc, (aiohttp.InvalidURL, ValueError)):
-        return f"invalid URL {url!r}"
+        return f"invalid URL {display_url(url)!r}"
     return f"{where}: {type(exc).__name__}: {exc}"
 
 
@@ -374,14 +393,15 @@ async def probe_one(
     if status in (401, 403):
         result.add(ERROR, f"the model list was refused (HTTP {status}): check the API key")
     elif status >= 300:
-        result.add(WARN, f"the server does not list models at {url} (HTTP {status})")
+        result.add(WARN, f"the server does not list models at {display_url(url)} "
+                         f"(HTTP {status})")
     else:
         try:
             names = listed_models(spec, json.loads(body))
         except ValueError:
             names = None
         if names is None:
-            result.add(WARN, f"unrecognised model list at {url}")
+            result.add(WARN, f"unrecognised model list at {display_url(url)}")
         elif model_in(target.model, names, spec.kind):
             result.add(OK, "model listed by the server")
         else:
@@ -426,7 +446,9 @@ async def _read_limited(resp: Any, limit: int) -> bytes:
 
 
 def _host(url: str) -> str:
-    return urllib.parse.urlsplit(url).netloc or url
+    """Host (and port) of ``url`` for a message, credentials masked."""
+    safe = display_url(url)
+    return urllib.parse.urlsplit(safe).netloc or safe
 
 
 def _scrub(text: str, secret: str | None) -> str:

@@ -274,3 +274,26 @@ async def test_one_overall_timeout_bounds_the_whole_probe(aiohttp_server: Any) -
     assert results[0].lines[-1].level == ERROR
     assert results[0].lines[-1].text == "slow:m: no answer within 0.5 s (listing models)"
     assert [line.level for line in results[1].lines] == [OK, OK, OK]
+
+
+async def test_credentials_in_a_base_url_never_show(aiohttp_server: Any) -> None:
+    password, token, query_key = "pw-Secret-4242", "tok-Secret-1717", "qk-Secret-9090"
+    fake = Fake()
+    server = await aiohttp_server(fake.app())
+    # /nolist/v1/models is a 404: the WARN line names the URL it tried.
+    proxy = spec("proxy", "openai-compatible",
+                 f"http://alice:{password}@127.0.0.1:{server.port}/nolist/v1")
+    dead = spec("dead", "openai-compatible",
+                f"http://{token}@127.0.0.1:{free_port()}/v1?key={query_key}")
+    config = make_config({"completion": (entry("completion", 0, proxy, "m"),),
+                          "ask": (entry("ask", 0, dead, "m"),), "code_action": ()})
+    lines = static_report(config, None, [])
+    results = await probe_all(probe_targets(config), {}, timeout_s=5)
+    lines += [line for r in results for line in r.lines]
+    shown = "\n".join(texts(lines))
+    for secret in (password, token, query_key):
+        assert secret not in shown
+    # Still says where: user and host stay, the secrets are masked.
+    assert f"http://alice:****@127.0.0.1:{server.port}/nolist/v1" in shown
+    assert "does not list models at http://alice:****@" in shown
+    assert "cannot connect to ****@127.0.0.1" in shown
