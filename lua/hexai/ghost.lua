@@ -5,7 +5,7 @@
 --- labelled virtual line per other entry:
 ---   [ollama:qwen2.5-coder 140 ms] return a + b
 ---   [openai:gpt-4.1-mini …]                      (still running)
----   [anthropic:claude 35 ms] auth: HTTP 401 ...   (failed)
+---   [anthropic:claude 35 ms] auth: HTTP 401 ...   (failed, dim: HexaiErrorDim)
 --- Layout 'cycle': only the selected suggestion, annotated `(i/n label)`.
 ---
 --- Design:
@@ -241,7 +241,7 @@ function H.render()
     end
   end
   if st.problem then
-    virt_lines[#virt_lines + 1] = { { indent .. '[hexai] ' .. st.problem, 'HexaiError' } }
+    virt_lines[#virt_lines + 1] = { { indent .. '[hexai] ' .. st.problem, 'HexaiErrorDim' } }
   end
 
   if inline or #virt_lines > 0 then
@@ -279,7 +279,8 @@ function H.entry_lines(st, e, indent, max, out)
   elseif e.status == 'error' then
     local msg = e.error_kind or 'error'
     if e.error_message and e.error_message ~= '' then msg = msg .. ': ' .. e.error_message end
-    out[#out + 1] = { { indent .. tag .. ' ', 'HexaiLabel' }, { msg, 'HexaiError' } }
+    -- Dim: a failed entry is information next to the others' suggestions, not an alarm.
+    out[#out + 1] = { { indent .. tag .. ' ', 'HexaiLabel' }, { msg, 'HexaiErrorDim' } }
   elseif e.status == 'empty' then
     out[#out + 1] = { { indent .. tag .. ' ', 'HexaiLabel' }, { '(no suggestion)', 'HexaiPending' } }
   end

@@ -150,6 +150,8 @@ H.links = {
   HexaiSuggestion = 'Comment',
   HexaiLabel = 'Special',
   HexaiError = 'DiagnosticError',
+  -- A failed entry's line in the ghost text: shown, but it should not shout.
+  HexaiErrorDim = 'DiagnosticUnnecessary',
   HexaiPending = 'NonText',
   HexaiAskHeader = 'Title',
   HexaiAskStats = 'Comment',

@@ -137,7 +137,7 @@ def test_a_failing_entry_shows_a_labelled_error_and_the_other_its_suggestion(
     assert bad["status"] == "error" and bad["error_kind"] == "auth"
     marks = str(nvim.extmarks("hexai.ghost"))
     assert repr(good["text"].split("\n")[0]) in marks
-    assert "[bad " in marks and "'HexaiError'" in marks and "auth" in marks
+    assert "[bad " in marks and "'HexaiErrorDim'" in marks and "auth" in marks
     messages = nvim.messages()
     assert "rror" not in messages and "hexai" not in messages, messages
 

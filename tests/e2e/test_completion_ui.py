@@ -176,6 +176,10 @@ def test_stack_layout_labels_every_entry(ui: NvimSession) -> None:
     assert "'a + b', 'HexaiSuggestion'" in text
     assert "[fast 12 ms]" in text and "[slow …]" in text
     assert "[bad 5 ms] " in text and "auth: HTTP 401: invalid key" in text
+    # The failed entry's line is dim (not an alarm): its own group, linked to a dim one.
+    assert "'auth: HTTP 401: invalid key', 'HexaiErrorDim'" in text
+    assert ui.lua("return vim.api.nvim_get_hl(0, { name = 'HexaiErrorDim' }).link") \
+        == "DiagnosticUnnecessary"
 
 
 def test_cycle_layout_shows_one_suggestion_with_its_position(ui: NvimSession) -> None:
