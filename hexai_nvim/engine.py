@@ -739,7 +739,12 @@ class Engine:
             provider = self._provider(spec)
         except Exception as exc:
             return ErrorInfo(ErrorKind.CONFIG, self._scrub(f"provider {spec.name!r}: {exc}"))
-        key, key_problem = await self._api_key(spec)
+        key: str | None
+        key_problem: str | None
+        if spec.key_withheld:
+            key, key_problem = None, spec.key_withheld
+        else:
+            key, key_problem = await self._api_key(spec)
         if key is None and provider.requires_key:
             message = (
                 f"no API key for provider {spec.name!r}: {key_problem}"

@@ -51,6 +51,9 @@ class ProviderSpec:
     max_concurrency: int | None = None
     timeout_ms: int | None = None
     stream: bool = True
+    #: Why the API key must not be sent to ``base_url`` ("" when it may): a
+    #: repository's project file chose that address, and the key is the user's.
+    key_withheld: str = ""
 
 
 @dataclass(frozen=True)

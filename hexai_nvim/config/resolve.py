@@ -13,11 +13,12 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable, Collection, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from types import MappingProxyType
 from typing import Any
 
 from hexai_nvim.config import defaults
+from hexai_nvim.config.keys import mask_url
 from hexai_nvim.config.model import (
     SURFACES,
     CompletionSettings,
@@ -178,7 +179,29 @@ class _Resolver:
                 )
                 continue
             specs[name] = self.spec(name, kind, table, base_url, "", ())
-        return specs
+        return {name: self.guard_key(spec) for name, spec in specs.items()}
+
+    def guard_key(self, spec: ProviderSpec) -> ProviderSpec:
+        """Withhold the user's key from a ``base_url`` that a project file chose.
+
+        hexai lets ``.hexaiconfig.toml`` move a provider elsewhere; with the
+        key still attached, any repository you open could collect it. The
+        address is kept (keyless servers still work) but the key stays home.
+        """
+        if self.merged.sources.get(f"providers.{spec.name}.base_url") != "project":
+            return spec
+        if not (spec.api_key_env or spec.api_key_cmd):
+            return spec
+        trust = "set base_url in your global config"
+        if spec.name in defaults.BUILTIN:
+            trust += f" or HEXAI_{spec.name.upper()}_BASE_URL"
+        reason = (
+            f"providers.{spec.name}.base_url is set by the project file, so "
+            f"{spec.name}'s API key is not sent to {mask_url(spec.base_url)}; "
+            f"{trust} to trust it"
+        )
+        self.warnings.append(reason)
+        return replace(spec, key_withheld=reason)
 
     @staticmethod
     def spec(
@@ -399,3 +422,4 @@ def _copy(value: Any) -> Any:
     if isinstance(value, (list, tuple)):
         return tuple(_copy(item) for item in value)
     return value
+
