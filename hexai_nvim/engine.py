@@ -109,6 +109,10 @@ class ErrorInfo:
         return f"{self.kind.value}{status}: {self.message}"
 
 
+#: Below this, pieces arrived in one burst and no decode rate can be measured.
+MIN_DECODE_WINDOW_MS = 20.0
+
+
 @dataclass(frozen=True)
 class EntryStats:
     """Measurements of one entry. Times in milliseconds.
@@ -145,14 +149,16 @@ class EntryStats:
         """Output tokens per second of generation.
 
         Generation time is ``total_ms - ttft_ms`` when the answer came in
-        several pieces (the decode rate), else ``total_ms`` (a whole answer at
-        once). None when there is nothing to divide.
+        several pieces over a measurable time (the decode rate), else
+        ``total_ms`` (a whole answer at once: pieces that arrive in one burst
+        would give absurd rates). None when there is nothing to divide.
         """
         if not self.output_tokens or self.total_ms is None:
             return None
         span = self.total_ms
-        if self.chunks > 1 and self.ttft_ms is not None and self.total_ms > self.ttft_ms:
-            span = self.total_ms - self.ttft_ms
+        decode = self.total_ms - self.ttft_ms if self.ttft_ms is not None else 0.0
+        if self.chunks > 1 and decode >= MIN_DECODE_WINDOW_MS:
+            span = decode
         if span <= 0:
             return None
         return self.output_tokens / (span / 1000.0)

@@ -705,6 +705,8 @@ def test_entry_stats_rates_and_dict() -> None:
     assert stats.tokens_per_s == pytest.approx(50.0)  # decode rate: 50 tokens in 1 s
     single = replace(stats, chunks=1)
     assert single.tokens_per_s == pytest.approx(50 / 1.1)  # whole answer at once
+    burst = replace(stats, total_ms=100.2)  # ten pieces in one read: no decode rate
+    assert burst.tokens_per_s == pytest.approx(50 / 0.1002)
     assert replace(stats, output_tokens=0).tokens_per_s is None
     assert replace(stats, total_ms=None).tokens_per_s is None
     data = stats.to_dict()
