@@ -17,7 +17,9 @@ Rules a caller may rely on:
   answer had nothing to insert) or ``error`` (``error_kind``,
   ``error_message``), and ``ms``, the time from the trigger reaching the host
   to the entry's end.
-- ``cancel`` stops a slot (or every slot) without sending anything.
+- ``cancel`` stops a slot (or every slot) without sending anything. A cancel
+  or a newer ``complete`` that arrives while a ``complete`` handler still reads
+  the buffer wins: that trigger never starts.
 - Errors of an entry are shown in its line only, never through ``vim.notify``.
 """
 
@@ -149,9 +151,21 @@ class CompletionService:
     """Per-host state of the completion surface: the running fan-out of each slot."""
 
     slots: dict[str, _Running] = field(default_factory=dict)
+    #: Bumped by every cancel of a slot (a new trigger cancels too): a trigger
+    #: that was cancelled while its handler waited for Neovim never starts.
+    epochs: dict[str, int] = field(default_factory=dict)
+    _all_epoch: int = 0
+
+    def epoch(self, slot: str) -> tuple[int, int]:
+        """Changes whenever ``slot`` (or every slot) is cancelled."""
+        return (self._all_epoch, self.epochs.get(slot, 0))
 
     def cancel(self, slot: str | None = None) -> int:
         """Cancel one slot (or all); return how many fan-outs were stopped."""
+        if slot is None:
+            self._all_epoch += 1
+        else:
+            self.epochs[slot] = self.epochs.get(slot, 0) + 1
         names = list(self.slots) if slot is None else [slot]
         stopped = 0
         for name in names:
@@ -305,7 +319,11 @@ def complete(rt: Runtime, payload: Payload) -> dict[str, Any]:
     trigger = Trigger.from_payload(payload)
     svc = service(rt)
     svc.cancel(trigger.slot)  # before reading the buffer: stop the old requests at once
+    epoch = svc.epoch(trigger.slot)
+    # A blocking call: other notifications run meanwhile (pynvim greenlets).
     view = read_view(rt, trigger)
+    if svc.epoch(trigger.slot) != epoch:
+        return {"seq": trigger.seq, "started": False}  # cancelled or superseded meanwhile
     svc.start(rt, trigger, view)
     return {"seq": trigger.seq}
 

@@ -199,3 +199,31 @@ def test_malformed_payloads_are_rejected_with_the_field_name() -> None:
         Trigger.from_payload({"seq": 1, "row": "x", "col": 0})
     t = Trigger.from_payload({"seq": 3, "row": 5, "col": 2})
     assert (t.row, t.col, t.slot) == (4, 2, "ghost")
+
+
+async def test_a_cancel_that_arrives_while_the_buffer_is_read_wins() -> None:
+    # In pynvim, the handler's blocking buf_get_lines lets other notifications
+    # run meanwhile: a 'cancel' (InsertLeave) or a newer 'complete' can arrive
+    # before the fan-out starts. Neither may be undone by the older trigger.
+    rt, provider = runtime(["0:v"])
+    read = rt._get_lines
+    during: list[Any] = []
+
+    def get_lines(buf: int, start: int, end: int, strict: bool) -> list[str]:
+        if during:
+            during.pop(0)()
+        return read(buf, start, end, strict)
+
+    rt.nvim.api.buf_get_lines = get_lines
+    during.append(lambda: cancel(rt, {"slot": "ghost"}))  # type: ignore[arg-type]
+    complete(rt, payload(1))  # type: ignore[arg-type]
+    await asyncio.sleep(0.05)
+    assert provider.calls == [] and rt.updates == [], "a cancelled trigger started anyway"
+
+    # A newer trigger arriving meanwhile (and finishing its read first) wins.
+    during.append(lambda: complete(rt, payload(3)))  # type: ignore[arg-type]
+    complete(rt, payload(2))  # type: ignore[arg-type]
+    await until(lambda: rt.updates and rt.updates[-1]["done"])
+    await asyncio.sleep(0.05)
+    assert {u["seq"] for u in rt.updates} == {3}
+    assert len(provider.calls) == 1
