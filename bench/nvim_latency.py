@@ -33,41 +33,7 @@ from typing import Any
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from hexai_nvim.demo import Workspace, attach, isolated_env, nvim_binary  # noqa: E402
-
-CONFIG = """
-[completion]
-completion_debounce_ms = 0
-
-[general]
-context_mode = "window"
-context_window_lines = 40
-
-[providers.local]
-kind = "ollama"
-base_url = "{sim}"
-
-[providers.cloud]
-kind = "openai-compatible"
-base_url = "{sim}/v1"
-
-[[models.completion]]
-provider = "local"
-model = "{first}"
-label = "local"
-
-[[models.completion]]
-provider = "cloud"
-model = "{second}"
-label = "cloud"
-"""
-
-INIT = """
-vim.opt.runtimepath:prepend({repo!r})
-vim.g.python3_host_prog = {python!r}
-vim.o.swapfile = false
-require('hexai').setup({{ config_path = {config!r} }})
-"""
+from hexai_nvim.demo import SAMPLE_ROW, Workspace, attach, nvim_binary, prepare  # noqa: E402
 
 STAMPS = """
 _G.bench = { t0 = nil, first = nil, all = nil }
@@ -88,20 +54,10 @@ end
 
 
 def workspace(root: Path, sim_url: str, first: str, second: str) -> Workspace:
+    """The demo's workspace (config, sample, init.lua with setup(), manifest) with
+    ``first`` (Ollama format) and ``second`` (OpenAI format) as its two entries."""
     root.mkdir(parents=True, exist_ok=True)
-    config = root / "config.toml"
-    config.write_text(CONFIG.format(sim=sim_url, first=first, second=second))
-    init = root / "init.lua"
-    init.write_text(INIT.format(repo=str(REPO), python=sys.executable, config=str(config)))
-    sample = root / "sample.py"
-    sample.write_text("def area(width, height):\n    \n")
-    manifest = root / "rplugin.vim"
-    env = isolated_env(root, manifest)
-    subprocess.run(
-        [nvim_binary(), "--headless", "-u", str(init), "-i", "NONE", "+UpdateRemotePlugins",
-         "+qa!"], env=env, check=True, timeout=60, capture_output=True,
-    )
-    return Workspace(root, config, sample, init, manifest, env)
+    return prepare(root, sim_url, debounce_ms=0, hint=False, models=(first, second))
 
 
 def wait(probe: Any, timeout: float = 20.0) -> Any:
@@ -121,7 +77,7 @@ def keystroke_samples(ws: Workspace, samples: int, warmup: int) -> tuple[list[fl
         nvim.command(f"edit {ws.sample}")
         wait(lambda: nvim.exec_lua("return require('hexai.rpc').request('ping')"))
         nvim.exec_lua(STAMPS)
-        nvim.command("normal! 2G$")
+        nvim.command(f"normal! {SAMPLE_ROW}G$")
         nvim.input("A")
         wait(lambda: nvim.api.get_mode()["mode"] == "i")
         first: list[float] = []

@@ -165,12 +165,19 @@ def isolated_env(root: Path, manifest: Path) -> dict[str, str]:
     return env
 
 
-def prepare(root: Path, sim_url: str, *, debounce_ms: int, hint: bool) -> Workspace:
-    """Write config, sample file and init.lua; register the plugin in a private manifest."""
+def prepare(
+    root: Path, sim_url: str, *, debounce_ms: int, hint: bool,
+    models: tuple[str, str] = (LOCAL_MODEL, CLOUD_MODEL),
+) -> Workspace:
+    """Write config, sample file and init.lua; register the plugin in a private manifest.
+
+    ``models`` are the simulator models of the "local" (Ollama format) and the
+    "cloud" (OpenAI format) entry (``bench/nvim_latency.py`` sets their timing).
+    """
     config = root / "config.toml"
     config.write_text(CONFIG_TOML.format(
-        debounce=debounce_ms, sim=sim_url.rstrip("/"), local_model=LOCAL_MODEL,
-        local_label=LOCAL_LABEL, cloud_model=CLOUD_MODEL, cloud_label=CLOUD_LABEL,
+        debounce=debounce_ms, sim=sim_url.rstrip("/"), local_model=models[0],
+        local_label=LOCAL_LABEL, cloud_model=models[1], cloud_label=CLOUD_LABEL,
     ))
     sample = root / "sample.py"
     sample.write_text(SAMPLE)
