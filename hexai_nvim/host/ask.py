@@ -25,12 +25,11 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-import weakref
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from hexai_nvim.host.rpc import Payload, method
+from hexai_nvim.host.rpc import Payload, method, per_runtime
 from hexai_nvim.host.runtime import ERROR, WARN, Runtime
 
 # The engine (and with it the providers) and the prompt builders are imported
@@ -209,15 +208,8 @@ class AskState:
     current: AskRun | None = None
 
 
-_STATES: weakref.WeakKeyDictionary[Runtime, AskState] = weakref.WeakKeyDictionary()
-
-
-def state(rt: Runtime) -> AskState:
-    """The ask state of this host (one per :class:`Runtime`)."""
-    found = _STATES.get(rt)
-    if found is None:
-        found = _STATES[rt] = AskState()
-    return found
+#: The ask state of a host (one per :class:`Runtime`).
+state = per_runtime(AskState)
 
 
 # ---------------------------------------------------------------------------

@@ -22,12 +22,11 @@ it is never shown twice).
 from __future__ import annotations
 
 import asyncio
-import weakref
 from dataclasses import dataclass
 from typing import Any
 
 from hexai_nvim.host.ask import format_stats
-from hexai_nvim.host.rpc import Payload, method
+from hexai_nvim.host.rpc import Payload, method, per_runtime
 from hexai_nvim.host.runtime import ERROR, WARN, Runtime
 
 # hexai_nvim.surfaces.code_action (and the providers it imports) is imported
@@ -41,14 +40,7 @@ class _State:
     task: asyncio.Task[Any] | None = None
 
 
-_STATES: weakref.WeakKeyDictionary[Runtime, _State] = weakref.WeakKeyDictionary()
-
-
-def _state(rt: Runtime) -> _State:
-    found = _STATES.get(rt)
-    if found is None:
-        found = _STATES[rt] = _State()
-    return found
+_state = per_runtime(_State)
 
 
 def warn_extra_entries(rt: Runtime) -> None:

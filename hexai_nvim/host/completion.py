@@ -28,12 +28,11 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-import weakref
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from hexai_nvim.host.rpc import Payload, method
+from hexai_nvim.host.rpc import Payload, method, per_runtime
 
 # The engine and the prompt builders (with the providers they import) are
 # imported inside the handlers: Neovim waits while the host imports this module.
@@ -279,15 +278,8 @@ def send_snapshot(
 # RPC methods
 # ---------------------------------------------------------------------------
 
-_services: weakref.WeakKeyDictionary[Any, CompletionService] = weakref.WeakKeyDictionary()
-
-
-def service(rt: Runtime) -> CompletionService:
-    """The completion state of ``rt`` (created on first use)."""
-    found = _services.get(rt)
-    if found is None:
-        found = _services[rt] = CompletionService()
-    return found
+#: The completion state of a runtime (created on first use).
+service = per_runtime(CompletionService)
 
 
 def read_view(rt: Runtime, trigger: Trigger) -> BufferView:

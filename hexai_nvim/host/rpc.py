@@ -8,11 +8,14 @@ allowed there); network work must be started with :meth:`Runtime.spawn`.
 
 from __future__ import annotations
 
+import weakref
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 if TYPE_CHECKING:
     from hexai_nvim.host.runtime import Runtime
+
+T = TypeVar("T")
 
 Payload = dict[str, Any]
 Handler = Callable[["Runtime", Payload], Any]
@@ -30,3 +33,17 @@ def method(name: str) -> Callable[[Handler], Handler]:
         return fn
 
     return register
+
+
+def per_runtime(factory: Callable[[], T]) -> Callable[[Runtime], T]:
+    """A getter of a surface's state for one :class:`Runtime`: made by
+    ``factory`` on first use, dropped with the runtime."""
+    states: weakref.WeakKeyDictionary[Any, T] = weakref.WeakKeyDictionary()
+
+    def get(rt: Runtime) -> T:
+        found = states.get(rt)
+        if found is None:
+            found = states[rt] = factory()
+        return found
+
+    return get
