@@ -14,6 +14,8 @@
 local M = {}
 local H = {}
 
+local scratch = require('hexai.scratch')
+
 M.ns = vim.api.nvim_create_namespace('hexai_ask')
 
 --- Per-view state: `sections` (the model, shared with hexai.ask), `layout`,
@@ -293,13 +295,7 @@ function H.decorate(i)
   end
 end
 
-function H.set_lines(buf, from, to, lines)
-  if not (buf and vim.api.nvim_buf_is_valid(buf)) then return end
-  vim.bo[buf].modifiable = true
-  vim.api.nvim_buf_set_lines(buf, from, to, false, lines)
-  vim.bo[buf].modifiable = false
-  vim.bo[buf].modified = false
-end
+H.set_lines = scratch.set_lines
 
 --- True when a window shows `buf` with its cursor on `row` (0-based) or later:
 --- the person is reading the end, so the view follows new text.
@@ -323,13 +319,7 @@ function H.scroll_to_end(buf)
 end
 
 function H.scratch(name)
-  local buf = vim.api.nvim_create_buf(false, true)
-  vim.bo[buf].buftype = 'nofile'
-  vim.bo[buf].bufhidden = 'hide'
-  vim.bo[buf].swapfile = false
-  vim.bo[buf].modifiable = false
-  pcall(vim.api.nvim_buf_set_name, buf, name)
-  vim.bo[buf].filetype = 'markdown'
+  local buf = scratch.create(name, 'markdown')
   vim.b[buf].hexai_ask = true
   local on_buffer = (H.view.opts or {}).on_buffer
   if on_buffer then on_buffer(buf) end

@@ -155,24 +155,14 @@ function H.buffer()
   local name = 'hexai://config-check'
   local buf = vim.fn.bufnr(name)
   if buf ~= -1 and vim.api.nvim_buf_is_valid(buf) then return buf end
-  buf = vim.api.nvim_create_buf(false, true)
-  vim.bo[buf].buftype = 'nofile'
-  vim.bo[buf].bufhidden = 'hide'
-  vim.bo[buf].swapfile = false
-  vim.bo[buf].modifiable = false
-  pcall(vim.api.nvim_buf_set_name, buf, name)
-  vim.bo[buf].filetype = 'hexaicheck'
+  buf = require('hexai.scratch').create(name, 'hexaicheck')
   vim.keymap.set('n', 'q', '<Cmd>close<CR>', { buffer = buf, nowait = true, desc = 'hexai: close' })
   vim.keymap.set('n', 'r', function() M.open({ probe = true }) end,
     { buffer = buf, nowait = true, desc = 'hexai: check again' })
   return buf
 end
 
-function H.set(buf, from, to, lines)
-  vim.bo[buf].modifiable = true
-  vim.api.nvim_buf_set_lines(buf, from, to, false, lines)
-  vim.bo[buf].modifiable = false
-end
+function H.set(buf, from, to, lines) require('hexai.scratch').set_lines(buf, from, to, lines) end
 
 function H.append(run, lines, hl)
   local buf = run.buf

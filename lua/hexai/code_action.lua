@@ -217,12 +217,9 @@ function H.show_preview(request, result)
       if line ~= '' or #lines == 0 then table.insert(lines, line) end
     end
   end
-  local buf = vim.api.nvim_create_buf(false, true)
-  vim.bo[buf].bufhidden = 'wipe'
-  vim.api.nvim_buf_set_lines(buf, 0, -1, false, lines)
-  vim.bo[buf].modifiable = false
-  vim.bo[buf].filetype = 'diff'
-  pcall(vim.api.nvim_buf_set_name, buf, 'hexai://code-action/' .. request.id)
+  local scratch = require('hexai.scratch')
+  local buf = scratch.create('hexai://code-action/' .. request.id, 'diff', 'wipe')
+  scratch.set_lines(buf, 0, -1, lines)
   local height = M.config.height
   if height < 1 then height = math.max(6, math.floor(vim.o.lines * height)) end
   height = math.min(height, #lines + 1)
