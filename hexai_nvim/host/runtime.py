@@ -136,9 +136,12 @@ class Runtime:
             return None
 
         async def warm() -> None:
-            # The imports run in a thread: the loop keeps answering Neovim.
-            await asyncio.to_thread(_preload)
-            await self.engine.warm_up(entries)
+            try:
+                # The imports run in a thread: the loop keeps answering Neovim.
+                await asyncio.to_thread(_preload)
+                await self.engine.warm_up(entries)
+            except Exception:  # optional: the first request reports what is broken
+                log.warning("warm-up failed", exc_info=True)
 
         return self.spawn(warm(), what="warm-up")
 

@@ -59,3 +59,22 @@ async def test_setup_warms_up_the_engine_for_the_completion_entries(isolated: Pa
     finally:
         await engine.close()
 
+
+
+async def test_a_failed_warm_up_is_logged_not_shown(
+    isolated: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    config = isolated / "config.toml"
+    config.write_text(CONFIG)
+
+    def broken() -> None:
+        raise RuntimeError("no aiohttp here")
+
+    monkeypatch.setattr("hexai_nvim.host.runtime._preload", broken)
+    nvim = FakeNvim()
+    rt = Runtime(nvim)
+    rt.setup({"config_path": str(config), "cwd": str(isolated)})
+    tasks = [t for t in asyncio.all_tasks() if t is not asyncio.current_task()]
+    await asyncio.wait_for(asyncio.gather(*tasks), timeout=30)
+    notes = [args for code, args in nvim.calls if "'notify'" in code]
+    assert notes == [], f"an optional warm-up bothered the person: {notes}"
