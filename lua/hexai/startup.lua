@@ -209,9 +209,14 @@ function H.default_key(modes, lhs, plug)
   end
 end
 
---- Remove the default keys (config.toml's `[ui] default_keymaps = false`).
+--- Remove the default keys (config.toml's `[ui] default_keymaps = false`);
+--- a key the person has mapped since to something else stays theirs.
 function H.drop_default_keys()
-  for _, m in ipairs(H.mapped) do pcall(vim.api.nvim_del_keymap, m[1], m[2]) end
+  for _, m in ipairs(H.mapped) do
+    if vim.fn.maparg(m[2], m[1]):find('<Plug>(hexai-', 1, true) then
+      pcall(vim.api.nvim_del_keymap, m[1], m[2])
+    end
+  end
   H.mapped = {}
 end
 

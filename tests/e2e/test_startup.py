@@ -71,12 +71,16 @@ def test_default_keys_respect_own_mappings_and_config(nvim: NvimSession) -> None
     nvim.lua("require('hexai').setup({})")
     again = {tuple(k) for k in nvim.lua("return require('hexai.startup').default_keys()")}
     assert ("n", "<Leader>ha") in again and ("i", "<C-]>") in again
+    # A default key the person mapped to something else since stays theirs.
+    nvim.lua("vim.keymap.set('n', '<Leader>hx', '<Cmd>let g:own = 1<CR>')")
     # config.toml's [ui] default_keymaps = false (pushed by the host) drops them all.
     nvim.lua("require('hexai').on_settings({ ui = { default_keymaps = false } })")
     assert nvim.lua("return require('hexai.startup').default_keys()") == []
     assert nvim.lua("return vim.fn.maparg('<Leader>ha', 'n')") == ""
     assert nvim.lua("return vim.fn.maparg('<M-]>', 'i')") == ""
     assert "let g:mine" in nvim.lua("return vim.fn.maparg('<M-l>', 'i')")
+    assert "let g:own" in nvim.lua("return vim.fn.maparg('<Leader>hx', 'n')")
+    assert nvim.lua("return vim.fn.maparg('<Leader>hx', 'x')") == ""
 
 
 def test_no_default_keys_when_switched_off(nvim: NvimSession) -> None:
