@@ -77,7 +77,8 @@ def line(nvim: NvimSession, row: int = 2) -> str:
 def type_and_wait_trigger(nvim: NvimSession, keys: str, count: int = 1) -> dict[str, Any]:
     nvim.nvim.input(keys)
     nvim.wait_for(lambda: len(sent(nvim, "complete")) >= count, what="complete request")
-    return sent(nvim, "complete")[-1]["payload"]
+    payload: dict[str, Any] = sent(nvim, "complete")[-1]["payload"]
+    return payload
 
 
 def test_keystrokes_are_debounced_before_any_rpc(ui: NvimSession) -> None:
