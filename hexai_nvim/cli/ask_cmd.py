@@ -49,6 +49,8 @@ from collections.abc import AsyncIterable, Callable, Sequence
 from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any, Protocol, TextIO
 
+from hexai_nvim.surfaces.format import format_ms, format_stats
+
 if TYPE_CHECKING:
     from hexai_nvim.config.model import Config, Entry
     from hexai_nvim.engine import Engine, EntryResult, Event
@@ -253,16 +255,8 @@ def result_to_json(result: EntryResult) -> dict[str, Any]:
     }
 
 
-def _ms(value: float | None) -> str:
-    if value is None:
-        return "-"
-    if value < 1000:
-        return f"{value:.0f} ms"
-    return f"{value / 1000:.2f} s"
-
-
 def stats_line(result: EntryResult) -> str:
-    """One line: timings, tokens and rate, or the labelled error."""
+    """One line: the labelled error (if any), then timings, tokens and rate."""
     s = result.stats
     parts: list[str] = []
     if result.error is not None:
@@ -270,19 +264,10 @@ def stats_line(result: EntryResult) -> str:
         if result.truncated:
             parts.append("answer truncated")
     if s.queued_ms >= 1:
-        parts.append(f"queued {_ms(s.queued_ms)}")
-    if s.ttft_ms is not None:
-        parts.append(f"ttft {_ms(s.ttft_ms)}")
-    if s.total_ms is not None:
-        parts.append(f"total {_ms(s.total_ms)}")
-    if s.input_tokens is not None or s.output_tokens is not None:
-        est = "~" if s.tokens_estimated else ""
-        parts.append(f"tokens in {est}{s.input_tokens or 0} out {est}{s.output_tokens or 0}")
-    rate = s.tokens_per_s
-    if rate is not None and result.error is None:
-        parts.append(f"{rate:.1f} tok/s")
-    if s.retries:
-        parts.append(f"{s.retries} retr{'y' if s.retries == 1 else 'ies'}")
+        parts.append(f"queued {format_ms(s.queued_ms)}")
+    figures = format_stats(s)
+    if figures:
+        parts.append(figures)
     return " · ".join(parts)
 
 

@@ -66,17 +66,22 @@ def mask_secret(secret: str) -> str:
 
 
 def mask_url(url: str) -> str:
-    """``url`` with the password of its ``user:password@`` part masked."""
+    """``url`` safe to show: a password (or a token used as user name) and the
+    values of the query are masked; scheme, user name, host and path stay."""
     try:
         parts = urllib.parse.urlsplit(url)
-        password = parts.password
     except ValueError:
-        return url
-    if not password:
-        return url
-    user, _, host = parts.netloc.rpartition("@")
-    name = user.partition(":")[0]
-    return parts._replace(netloc=f"{name}:****@{host}").geturl()
+        return "<invalid URL>"
+    netloc = parts.netloc
+    if "@" in netloc:
+        userinfo, host = netloc.rsplit("@", 1)
+        user, has_password, _ = userinfo.partition(":")
+        netloc = f"{user}:****@{host}" if has_password else f"****@{host}"
+    query = "&".join(
+        f"{name}=****" if value else name
+        for name, value in urllib.parse.parse_qsl(parts.query, keep_blank_values=True)
+    )
+    return urllib.parse.urlunsplit((parts.scheme, netloc, parts.path, query, parts.fragment))
 
 
 _cache: dict[tuple[str, str], tuple[KeyInfo, float]] = {}

@@ -31,11 +31,12 @@ from typing import TYPE_CHECKING, Any
 
 from hexai_nvim.host.rpc import Payload, method, per_runtime
 from hexai_nvim.host.runtime import ERROR, WARN, Runtime
+from hexai_nvim.surfaces.format import format_stats
 
 # The engine (and with it the providers) and the prompt builders are imported
 # inside the handlers: Neovim waits while the host imports this module.
 if TYPE_CHECKING:
-    from hexai_nvim.engine import EntryResult, EntryStats, FanOut
+    from hexai_nvim.engine import EntryResult, FanOut
     from hexai_nvim.surfaces.ask import AskContext
 
 log = logging.getLogger("hexai_nvim.host.ask")
@@ -50,39 +51,6 @@ LUA_MODULE = "hexai.ask"
 # ---------------------------------------------------------------------------
 # Formatting shared with the other surfaces
 # ---------------------------------------------------------------------------
-
-
-def format_ms(ms: float) -> str:
-    """``850 ms`` below a second, ``1.24 s`` above."""
-    if ms < 1000:
-        return f"{ms:.0f} ms"
-    return f"{ms / 1000:.2f} s"
-
-
-def format_stats(stats: EntryStats) -> str:
-    """One line for a header: first token, total, tokens in/out, tokens/s.
-
-    Token counts estimated from the text length (the server reported none)
-    are marked with ``~``.
-    """
-    parts: list[str] = []
-    if stats.ttft_ms is not None:
-        parts.append(f"ttft {format_ms(stats.ttft_ms)}")
-    if stats.total_ms is not None:
-        parts.append(f"total {format_ms(stats.total_ms)}")
-    if stats.input_tokens is not None or stats.output_tokens is not None:
-        mark = "~" if stats.tokens_estimated else ""
-
-        def count(n: int | None) -> str:
-            return "?" if n is None else f"{mark}{n}"
-
-        parts.append(f"{count(stats.input_tokens)} in / {count(stats.output_tokens)} out tok")
-    rate = stats.tokens_per_s
-    if rate is not None:
-        parts.append(f"{rate:.1f} tok/s")
-    if stats.retries:
-        parts.append(f"{stats.retries} retr{'y' if stats.retries == 1 else 'ies'}")
-    return " · ".join(parts)
 
 
 def final_update(result: EntryResult) -> dict[str, Any]:

@@ -25,9 +25,9 @@ import asyncio
 from dataclasses import dataclass
 from typing import Any
 
-from hexai_nvim.host.ask import format_stats
 from hexai_nvim.host.rpc import Payload, method, per_runtime
 from hexai_nvim.host.runtime import ERROR, WARN, Runtime
+from hexai_nvim.surfaces.format import format_stats
 
 # hexai_nvim.surfaces.code_action (and the providers it imports) is imported
 # inside the handlers: Neovim waits while the host imports this module.

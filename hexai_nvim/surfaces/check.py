@@ -30,7 +30,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from hexai_nvim.config.keys import KeyInfo, resolve_api_key
+from hexai_nvim.config.keys import KeyInfo, mask_url, resolve_api_key
 from hexai_nvim.config.model import LAYERS, SURFACES, Config, ConfigError, ProviderSpec
 from hexai_nvim.providers.base import Call, Message, ProviderError, Request, TextDelta
 from hexai_nvim.surfaces.code_action import custom_actions
@@ -195,7 +195,7 @@ def static_report(
         for position, entry in enumerate(entries):
             note = " (primary)" if position == 0 and len(entries) > 1 else ""
             add(OK, f"{surface}[{position}] {entry.label}{note}: {entry.provider.kind} at "
-                    f"{display_url(entry.provider.base_url)}, temperature {entry.temperature:g}, "
+                    f"{mask_url(entry.provider.base_url)}, temperature {entry.temperature:g}, "
                     f"max_tokens {entry.max_tokens}, timeout {_format_ms(entry.timeout_ms)}",
                 section)
 
@@ -299,25 +299,6 @@ def model_in(model: str, names: Sequence[str], kind: str) -> bool:
     return kind == "ollama" and ":" not in model and f"{model}:latest" in names
 
 
-def display_url(url: str) -> str:
-    """``url`` safe to show: a password (or a token as user name) and the
-    values of the query are masked; scheme, user name, host and path stay."""
-    try:
-        parts = urllib.parse.urlsplit(url)
-    except ValueError:
-        return "<invalid URL>"
-    netloc = parts.netloc
-    if "@" in netloc:
-        userinfo, host = netloc.rsplit("@", 1)
-        user, has_password, _ = userinfo.partition(":")
-        netloc = f"{user}:****@{host}" if has_password else f"****@{host}"
-    query = "&".join(
-        f"{name}=****" if value else name
-        for name, value in urllib.parse.parse_qsl(parts.query, keep_blank_values=True)
-    )
-    return urllib.parse.urlunsplit((parts.scheme, netloc, parts.path, query, ""))
-
-
 def _connect_error(exc: BaseException, url: str) -> str:
     import aiohttp
 
@@ -327,7 +308,7 @@ def _connect_error(exc: BaseException, url: str) -> str:
     if isinstance(exc, (asyncio.TimeoutError, aiohttp.ServerTimeoutError)):
         return f"no answer from {where} in time"
     if isinstance(exc, (aiohttp.InvalidURL, ValueError)):
-        return f"invalid URL {display_url(url)!r}"
+        return f"invalid URL {mask_url(url)!r}"
     return f"{where}: {type(exc).__name__}: {exc}"
 
 
@@ -393,7 +374,7 @@ async def probe_one(
     if status in (401, 403):
         result.add(ERROR, f"the model list was refused (HTTP {status}): check the API key")
     elif status >= 300:
-        result.add(WARN, f"the server does not list models at {display_url(url)} "
+        result.add(WARN, f"the server does not list models at {mask_url(url)} "
                          f"(HTTP {status})")
     else:
         try:
@@ -401,7 +382,7 @@ async def probe_one(
         except ValueError:
             names = None
         if names is None:
-            result.add(WARN, f"unrecognised model list at {display_url(url)}")
+            result.add(WARN, f"unrecognised model list at {mask_url(url)}")
         elif model_in(target.model, names, spec.kind):
             result.add(OK, "model listed by the server")
         else:
@@ -447,7 +428,7 @@ async def _read_limited(resp: Any, limit: int) -> bytes:
 
 def _host(url: str) -> str:
     """Host (and port) of ``url`` for a message, credentials masked."""
-    safe = display_url(url)
+    safe = mask_url(url)
     return urllib.parse.urlsplit(safe).netloc or safe
 
 

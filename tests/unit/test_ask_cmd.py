@@ -153,7 +153,7 @@ def test_prompt_from_args_and_stdin_follows_hexai() -> None:
 
 def test_stats_line_for_answers_and_errors() -> None:
     line = stats_line(result(0, "x"))
-    assert line == "ttft 120 ms · total 1.50 s · tokens in 12 out 40 · 29.0 tok/s"
+    assert line == "ttft 120 ms · total 1.50 s · 12 in / 40 out tok · 29.0 tok/s"
     err = stats_line(result(1, "", ErrorInfo(ErrorKind.AUTH, "bad key", 401)))
     assert err.startswith("✗ auth (HTTP 401): bad key")
     cut = stats_line(result(1, "part", ErrorInfo(ErrorKind.TIMEOUT, "cut at 100 ms")))

@@ -5,7 +5,8 @@ from __future__ import annotations
 import asyncio
 
 from hexai_nvim.engine import EntryStats
-from hexai_nvim.host.ask import FLUSH_INTERVAL_S, StreamBatcher, format_stats
+from hexai_nvim.host.ask import FLUSH_INTERVAL_S, StreamBatcher
+from hexai_nvim.surfaces.format import format_stats
 
 
 async def test_first_piece_goes_out_at_once_then_pieces_are_coalesced() -> None:
