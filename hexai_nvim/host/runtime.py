@@ -215,5 +215,8 @@ def _log_to(path: str, level: Any) -> None:
         return
     handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
     logger.addHandler(handler)
-    logger.setLevel(level if isinstance(level, int) else str(level).upper())
+    try:
+        logger.setLevel(level if isinstance(level, int) else str(level).upper())
+    except (TypeError, ValueError):  # a typo in setup{ log_level = ... }
+        logger.setLevel(logging.INFO)
     _log_handler = handler

@@ -33,3 +33,12 @@ def test_broken_config_is_reported_once_and_host_keeps_running(nvim: NvimSession
     nvim.wait_for(lambda: "general.max_tokens" in nvim.messages(), what="config problem message")
     assert "Traceback" not in nvim.messages()
     assert nvim.lua("return require('hexai.rpc').request('ping')")["set_up"] is True
+
+
+def test_an_unknown_log_level_does_not_break_setup(nvim: NvimSession) -> None:
+    nvim.setup(
+        "{ log_level = 'chatty', config = { completion = { completion_debounce_ms = 33 } } }"
+    )
+    nvim.wait_for(lambda: nvim.lua("return require('hexai').settings.debounce_ms") == 33,
+                  what="the editor layer to reach the host")
+    assert "Error" not in nvim.messages()
