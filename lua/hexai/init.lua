@@ -55,8 +55,10 @@ end
 
 --- Statusline text: entries in flight and last latencies (see :help hexai-statusline).
 function M.status()
-  local ok, completion = pcall(require, 'hexai.completion')
-  if ok and completion.status then return completion.status() end
+  -- Statuslines run at every redraw from start-up on: before completion's
+  -- first use there is nothing to report, so don't load it for that.
+  local completion = package.loaded['hexai.completion']
+  if completion and completion.status then return completion.status() end
   return ''
 end
 
