@@ -74,6 +74,7 @@ from hexai_nvim.providers.base import (
     TextDelta,
     Transfer,
     UsageReport,
+    lists_models,
 )
 from hexai_nvim.providers.http import header_secrets, scrub
 
@@ -221,6 +222,19 @@ class ErrorEvent:
 
 
 Event = StartEvent | ChunkEvent | DoneEvent | ErrorEvent
+
+
+@dataclass(frozen=True)
+class ModelListing:
+    """What :meth:`Engine.list_models` found. ``names`` is None when it failed
+    (``error``) or the API has no model list (``supported`` false)."""
+
+    names: tuple[str, ...] | None
+    error: ErrorInfo | None
+    #: HTTP status of the answer, None when no answer came.
+    http_status: int | None
+    elapsed_ms: float
+    supported: bool = True
 
 RequestFor = Request | Callable[[Entry], Request]
 
@@ -623,6 +637,51 @@ class Engine:
             task.add_done_callback(forget)
         return fan
 
+    async def list_models(self, spec: ProviderSpec) -> ModelListing:
+        """The models ``spec``'s server lists, asked with the same key policy
+        and scrubbing as every request. Never raises for the provider's failure
+        (it is ``ModelListing.error``); ``supported`` is false when the API has
+        no model list.
+        """
+        if self._closed:
+            raise RuntimeError("the engine is closed")
+        self._bind_loop()
+        started = time.monotonic()
+
+        def done(names: Sequence[str] | None, error: ErrorInfo | None, status: int | None,
+                 supported: bool = True) -> ModelListing:
+            elapsed = (time.monotonic() - started) * 1000.0
+            return ModelListing(None if names is None else tuple(names), error, status,
+                                elapsed, supported)
+
+        try:
+            provider = self._provider(spec)
+        except Exception as exc:
+            return done(None, ErrorInfo(
+                ErrorKind.CONFIG, self._scrub(f"provider {spec.name!r}: {exc}")), None)
+        if not lists_models(provider):
+            return done(None, None, None, supported=False)
+        key, refused = await self._key_for(spec, provider)
+        if refused is not None:
+            return done(None, refused, None)
+        call = Call(
+            model="",
+            request=Request(messages=()),
+            api_key=key,
+            connect_timeout_s=self._config.engine.connect_timeout_ms / 1000.0,
+            transfer=Transfer(),
+        )
+        try:
+            names = await provider.list_models(call)
+        except ProviderError as exc:
+            status = exc.status if exc.status is not None else call.transfer.status
+            return done(None, ErrorInfo(exc.kind, self._scrub(exc.message, key), status), status)
+        except NotImplementedError:
+            return done(None, None, None, supported=False)
+        except Exception as exc:  # a bug in a provider must not reach the caller
+            return done(None, _error_from_exception(exc, self._scrub), call.transfer.status)
+        return done(names, None, call.transfer.status)
+
     async def warm_up(self, entries: Sequence[Entry] = ()) -> None:
         """Load the provider clients of ``entries`` and open the HTTP session.
 
@@ -660,6 +719,10 @@ class Engine:
     def _forget(self, fan: FanOut, _task: object = None) -> None:
         if fan.done:
             self._fanouts.discard(fan)
+
+    def scrub(self, text: str) -> str:
+        """``text`` without any secret this engine knows of (for callers' own messages)."""
+        return self._scrub(text)
 
     def _scrub(self, text: str, *extra: str | None) -> str:
         """Remove from ``text`` every known API key, the secrets in ``extra``
@@ -715,6 +778,28 @@ class Engine:
                 return None, f"api_key_cmd {source[4:]}"
             return value, None
 
+    async def _key_for(
+        self, spec: ProviderSpec, provider: Provider
+    ) -> tuple[str | None, ErrorInfo | None]:
+        """The key policy of every request: the key to send (None: send none),
+        or the ``config`` error that stops the request before anything is sent."""
+        key: str | None
+        key_problem: str | None
+        if spec.key_withheld:
+            key, key_problem = None, spec.key_withheld
+        else:
+            key, key_problem = await self._api_key(spec)
+        if key is None and provider.requires_key:
+            message = (
+                f"no API key for provider {spec.name!r}: {key_problem}"
+                if key_problem
+                else _missing_key_message(spec)
+            )
+            return None, ErrorInfo(ErrorKind.CONFIG, message)
+        if key_problem:
+            log.warning("provider %s: %s; sending without a key", spec.name, key_problem)
+        return key, None
+
     def _bind_loop(self) -> None:
         """Forget loop-bound primitives made for another event loop.
 
@@ -745,21 +830,9 @@ class Engine:
             provider = self._provider(spec)
         except Exception as exc:
             return ErrorInfo(ErrorKind.CONFIG, self._scrub(f"provider {spec.name!r}: {exc}"))
-        key: str | None
-        key_problem: str | None
-        if spec.key_withheld:
-            key, key_problem = None, spec.key_withheld
-        else:
-            key, key_problem = await self._api_key(spec)
-        if key is None and provider.requires_key:
-            message = (
-                f"no API key for provider {spec.name!r}: {key_problem}"
-                if key_problem
-                else _missing_key_message(spec)
-            )
-            return ErrorInfo(ErrorKind.CONFIG, message)
-        if key_problem:
-            log.warning("provider %s: %s; sending without a key", spec.name, key_problem)
+        key, refused = await self._key_for(spec, provider)
+        if refused is not None:
+            return refused
         try:
             run.request = fan._request if isinstance(fan._request, Request) else fan._request(entry)
         except Exception as exc:

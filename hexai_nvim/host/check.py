@@ -49,6 +49,7 @@ def _lines(lines: list[CheckLine]) -> list[dict[str, str]]:
 @method("check.run")
 def check_run(rt: Runtime, payload: Payload) -> None:
     from hexai_nvim.config.files import global_config_path
+    from hexai_nvim.engine import Engine
     from hexai_nvim.surfaces.check import (
         key_statuses,
         probe_all,
@@ -65,7 +66,7 @@ def check_run(rt: Runtime, payload: Payload) -> None:
     config_path = rt.config_path
 
     async def go() -> None:
-        keys, values = await asyncio.to_thread(key_statuses, config, os.environ)
+        keys, _values = await asyncio.to_thread(key_statuses, config, os.environ)
         global_path = global_config_path(config_path, os.environ).path
         report = static_report(config, error, keys, global_path=global_path)
         rt.lua(LUA_MODULE, "on_lines", request_id, _lines(report))
@@ -79,11 +80,13 @@ def check_run(rt: Runtime, payload: Payload) -> None:
                 everything.extend(result.lines)
                 rt.lua(LUA_MODULE, "on_lines", request_id, _lines(result.lines))
 
-            await probe_all(
-                targets, values, timeout_s=timeout_s,
-                connect_timeout_s=config.engine.connect_timeout_ms / 1000.0,
-                on_result=arrived,
-            )
+            # Its own engine: the same key policy and scrubber as every
+            # request, but probes leave no stats behind.
+            engine = Engine(config, env=os.environ, stats=False)
+            try:
+                await probe_all(targets, engine, timeout_s=timeout_s, on_result=arrived)
+            finally:
+                await engine.close()
         rt.lua(LUA_MODULE, "on_done", request_id, summary(everything).to_lua())
 
     rt.spawn(go(), what="config check")

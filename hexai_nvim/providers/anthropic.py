@@ -25,6 +25,7 @@ from hexai_nvim.providers.base import (
     ProviderError,
     ProviderEvent,
     TextDelta,
+    model_names,
 )
 from hexai_nvim.providers.http import (
     HttpPool,
@@ -84,6 +85,11 @@ class AnthropicProvider(JsonHttpProvider):
         if request.stop:
             body["stop_sequences"] = list(request.stop)
         return body
+
+    async def list_models(self, call: Call) -> list[str]:
+        """``GET {base_url}/models`` (first page): the ``id`` of every ``data`` item."""
+        data = await self.get_json(f"{self.base_url}/models?limit=1000", call)
+        return model_names(data.get("data") if isinstance(data, dict) else None, ("id",))
 
     def decoder(self, call: Call) -> StreamDecoder[SSEEvent]:
         return AnthropicStreamDecoder(call.api_key)

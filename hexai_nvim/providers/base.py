@@ -130,3 +130,28 @@ class Provider:
         Cancelling the consuming task closes the HTTP connection.
         """
         raise NotImplementedError
+
+    async def list_models(self, call: Call) -> list[str]:
+        """The model names the server lists (``call.model`` and ``call.request``
+        are not used). Raise :class:`ProviderError` on failure, or
+        ``NotImplementedError`` when the API has no model list (see
+        :func:`lists_models`).
+        """
+        raise NotImplementedError
+
+
+def lists_models(provider: Provider) -> bool:
+    """Whether ``provider``'s API can list its models (it overrides ``list_models``)."""
+    return type(provider).list_models is not Provider.list_models
+
+
+def model_names(items: object, keys: tuple[str, ...]) -> list[str]:
+    """The string values under ``keys`` of the objects in ``items`` (a list
+    answer's entries); ``bad_response`` when ``items`` is not a list."""
+    if not isinstance(items, list):
+        raise ProviderError(ErrorKind.BAD_RESPONSE, "unrecognised model list")
+    names: list[str] = []
+    for item in items:
+        if isinstance(item, dict):
+            names.extend(str(item[k]) for k in keys if isinstance(item.get(k), str))
+    return list(dict.fromkeys(names))

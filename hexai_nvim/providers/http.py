@@ -68,6 +68,8 @@ USER_AGENT = "hexai.nvim/0.1"
 ERROR_BODY_LIMIT = 64 * 1024
 #: Most of a whole (non-streamed) JSON answer we read.
 WHOLE_BODY_LIMIT = 16 * 1024 * 1024
+#: Most of a model list we read.
+LIST_BODY_LIMIT = 4 * 1024 * 1024
 #: Longest provider message we pass on.
 MESSAGE_LIMIT = 500
 
@@ -361,9 +363,16 @@ def _map_client_exception(exc: BaseException, url: str, call: Call) -> ProviderE
 
 @asynccontextmanager
 async def open_post(
-    http: HttpPool, url: str, payload: bytes, headers: Mapping[str, str], call: Call
+    http: HttpPool,
+    url: str,
+    payload: bytes | None,
+    headers: Mapping[str, str],
+    call: Call,
+    *,
+    method: str = "POST",
 ) -> AsyncIterator[aiohttp.ClientResponse]:
-    """POST ``payload``; yield the response once its status is a success.
+    """Send ``payload`` (``method``: POST, or GET without a body); yield the
+    response once its status is a success.
 
     Non-2xx answers raise :class:`ProviderError` (their body read, bounded).
     On leaving, a fully read response goes back to the pool; anything else
@@ -373,12 +382,13 @@ async def open_post(
     import aiohttp
 
     session = await http.session()
-    call.transfer.bytes_sent = len(payload)
+    call.transfer.bytes_sent = len(payload or b"")
     timeout = aiohttp.ClientTimeout(total=None, sock_connect=call.connect_timeout_s)
     proxy = http.proxy_for(url)
     for attempt in (1, 2):
         try:
-            resp = await session.post(
+            resp = await session.request(
+                method,
                 url,
                 data=payload,
                 headers=headers,
@@ -584,6 +594,15 @@ class JsonHttpProvider(Provider):
         # Configured headers come last: a user may override ours.
         headers.update(self.spec_headers)
         return headers
+
+    async def get_json(self, url: str, call: Call, limit: int = LIST_BODY_LIMIT) -> Any:
+        """``GET url`` with this provider's headers; the JSON answer (bounded)."""
+        headers = self.request_headers(call)
+        headers.pop("Content-Type", None)
+        headers.pop("Accept", None)
+        async with open_post(self.http, url, None, headers, call, method="GET") as resp:
+            body = await read_body(resp, call, limit)
+        return decode_json(body, call.api_key, "model list")
 
     def encode(self, call: Call) -> bytes:
         return json.dumps(self.payload(call), ensure_ascii=False, separators=(",", ":")).encode()

@@ -26,6 +26,7 @@ from hexai_nvim.providers.base import (
     ProviderError,
     ProviderEvent,
     TextDelta,
+    model_names,
 )
 from hexai_nvim.providers.http import (
     HttpPool,
@@ -77,6 +78,12 @@ class OllamaProvider(JsonHttpProvider):
         if options:
             body["options"] = options
         return body
+
+    async def list_models(self, call: Call) -> list[str]:
+        """``GET {base_url}/api/tags``: ``name`` (and ``model``) of every model."""
+        data = await self.get_json(f"{self.base_url}/api/tags", call)
+        items = data.get("models") if isinstance(data, dict) else None
+        return model_names(items, ("name", "model"))
 
     def is_whole_json(self, content_type: str, first: bytes, call: Call) -> bool:
         # A whole answer is one NDJSON line; the line decoder reads both.

@@ -30,6 +30,7 @@ from hexai_nvim.providers.base import (
     ProviderError,
     ProviderEvent,
     TextDelta,
+    model_names,
 )
 from hexai_nvim.providers.http import (
     HttpPool,
@@ -96,6 +97,11 @@ class OpenAIProvider(JsonHttpProvider):
         if request.stop:
             body["stop"] = list(request.stop)
         return body
+
+    async def list_models(self, call: Call) -> list[str]:
+        """``GET {base_url}/models``: the ``id`` of every ``data`` item."""
+        data = await self.get_json(f"{self.base_url}/models", call)
+        return model_names(data.get("data") if isinstance(data, dict) else None, ("id",))
 
     def decoder(self, call: Call) -> StreamDecoder[SSEEvent]:
         return OpenAIStreamDecoder(call.api_key)

@@ -12,37 +12,36 @@ What a caller may rely on:
   entries of every surface in order, and per provider whether an API key was
   found (masked) and where from. Key values never appear in any line.
 - :func:`probe_all` probes every distinct ``provider:model`` of the config,
-  all at once, under ONE overall timeout: the endpoint is reachable, the model
-  is listed where the API lists models (Ollama ``/api/tags``, OpenAI-style
-  ``/models``), and a one-token request makes the round trip (with its
-  latency). A probe still running at the deadline is reported as an ERROR
-  naming the step it was on. One probe's failure never affects another.
+  all at once, under ONE overall timeout, through the engine it is given (so
+  with the engine's key policy and scrubber; this module speaks no HTTP): the
+  endpoint is reachable and the model is listed where the provider can list
+  models (``Provider.list_models``), and a one-token request makes the round
+  trip (with its latency). A probe still running at the deadline is reported
+  as an ERROR naming the step it was on. One probe's failure never affects
+  another. A provider whose credentials are withheld from a project-chosen
+  address is a WARN saying why.
 """
 
 from __future__ import annotations
 
 import asyncio
-import json
 import os
-import time
 import urllib.parse
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from dataclasses import dataclass, field, replace
+from typing import TYPE_CHECKING
 
 from hexai_nvim.config.keys import KeyInfo, mask_url, resolve_api_key
-from hexai_nvim.config.model import LAYERS, SURFACES, Config, ConfigError, ProviderSpec
-from hexai_nvim.providers.base import Call, Message, ProviderError, Request, TextDelta
+from hexai_nvim.config.model import LAYERS, SURFACES, Config, ConfigError, Entry, ProviderSpec
+from hexai_nvim.providers.base import ErrorKind, Message, Request
 from hexai_nvim.surfaces.code_action import custom_actions
 
 if TYPE_CHECKING:
-    from hexai_nvim.providers import HttpPool
+    from hexai_nvim.engine import Engine
 
 OK, WARN, ERROR = "OK", "WARN", "ERROR"
 #: Default overall deadline of the live probe.
 DEFAULT_PROBE_TIMEOUT_S = 10.0
-#: Most of a model list we read.
-LIST_BODY_LIMIT = 4 * 1024 * 1024
 #: Kinds whose provider can work without a key (local servers).
 _KEYLESS_KINDS = ("ollama", "openai-compatible")
 
@@ -227,6 +226,8 @@ class ProbeTarget:
     model: str
     #: ``surface[position]`` of every entry using it.
     used_by: tuple[str, ...]
+    #: The first entry using it (the round trip runs as this entry).
+    entry: Entry | None = None
 
     @property
     def name(self) -> str:
@@ -236,16 +237,16 @@ class ProbeTarget:
 def probe_targets(config: Config) -> list[ProbeTarget]:
     """Every distinct ``provider:model`` of the config, in surface order."""
     order: list[tuple[str, str]] = []
-    specs: dict[tuple[str, str], ProviderSpec] = {}
+    firsts: dict[tuple[str, str], Entry] = {}
     users: dict[tuple[str, str], list[str]] = {}
     for surface in SURFACES:
         for position, entry in enumerate(config.entries(surface)):
             key = (entry.provider.name, entry.model)
-            if key not in specs:
+            if key not in firsts:
                 order.append(key)
-                specs[key] = entry.provider
+                firsts[key] = entry
             users.setdefault(key, []).append(f"{surface}[{position}]")
-    return [ProbeTarget(specs[k], k[1], tuple(users[k])) for k in order]
+    return [ProbeTarget(firsts[k].provider, k[1], tuple(users[k]), firsts[k]) for k in order]
 
 
 @dataclass
@@ -267,31 +268,6 @@ class ProbeResult:
         return ERROR if ERROR in levels else WARN if WARN in levels else OK
 
 
-def list_url(spec: ProviderSpec) -> str:
-    """Where the API lists its models."""
-    base = spec.base_url.rstrip("/")
-    return f"{base}/api/tags" if spec.kind == "ollama" else f"{base}/models"
-
-
-def listed_models(spec: ProviderSpec, data: Any) -> list[str] | None:
-    """Model names in a list answer (None when the shape is not recognised)."""
-    if not isinstance(data, dict):
-        return None
-    if spec.kind == "ollama":
-        items = data.get("models")
-        keys: tuple[str, ...] = ("name", "model")
-    else:
-        items = data.get("data")
-        keys = ("id",)
-    if not isinstance(items, list):
-        return None
-    names: list[str] = []
-    for item in items:
-        if isinstance(item, dict):
-            names.extend(str(item[k]) for k in keys if isinstance(item.get(k), str))
-    return names
-
-
 def model_in(model: str, names: Sequence[str], kind: str) -> bool:
     if model in names:
         return True
@@ -299,91 +275,66 @@ def model_in(model: str, names: Sequence[str], kind: str) -> bool:
     return kind == "ollama" and ":" not in model and f"{model}:latest" in names
 
 
-def _connect_error(exc: BaseException, url: str) -> str:
-    import aiohttp
-
-    where = _host(url)
-    if isinstance(exc, aiohttp.ClientConnectorError):
-        return f"cannot connect to {where}: {exc.strerror or type(exc.os_error).__name__}"
-    if isinstance(exc, (asyncio.TimeoutError, aiohttp.ServerTimeoutError)):
-        return f"no answer from {where} in time"
-    if isinstance(exc, (aiohttp.InvalidURL, ValueError)):
-        return f"invalid URL {mask_url(url)!r}"
-    return f"{where}: {type(exc).__name__}: {exc}"
+#: What the probe asks for its round trip.
+PROBE_REQUEST = Request(
+    messages=(Message("user", "Reply with the single word OK."),),
+    max_tokens=1,
+    temperature=0.0,
+)
 
 
-async def probe_one(
-    result: ProbeResult,
-    http: HttpPool,
-    api_key: str | None,
-    *,
-    connect_timeout_s: float = 5.0,
-    provider_factory: Callable[[ProviderSpec, HttpPool], Any] | None = None,
-) -> ProbeResult:
-    """Run the three steps of one target, recording verdicts in ``result``."""
-    import aiohttp
+def _probe_entry(target: ProbeTarget, timeout_s: float) -> Entry:
+    """The entry the round trip runs as: the target's, one token, the probe's deadline."""
+    base = target.entry or Entry(
+        surface="ask", index=0, provider=target.provider, model=target.model,
+        temperature=0.0, label=target.name, max_tokens=1, timeout_ms=0,
+        stream=target.provider.stream,
+    )
+    return replace(base, max_tokens=1, timeout_ms=max(1, round(timeout_s * 1000)))
 
+
+async def probe_one(result: ProbeResult, engine: Engine, *, timeout_s: float) -> ProbeResult:
+    """Run the steps of one target through ``engine``, recording verdicts in ``result``.
+
+    Step 1 and 2 (reachable, model listed) ask the provider for its model
+    list where its API has one; step 3 is a one-token round trip. Both go
+    through the engine: the same key policy, the same scrubbing as every
+    request.
+    """
     target = result.target
     spec = target.provider
-    if provider_factory is None:
-        from hexai_nvim.providers import make_provider
+    where = _host(spec.base_url)
 
-        provider_factory = make_provider
-    try:
-        provider = provider_factory(spec, http)
-    except ValueError as exc:
-        result.add(ERROR, str(exc))
-        result.finished = True
-        return result
-    call = Call(
-        model=target.model,
-        request=Request(
-            messages=(Message("user", "Reply with the single word OK."),),
-            max_tokens=1,
-            temperature=0.0,
-        ),
-        stream=spec.stream,
-        api_key=api_key,
-        connect_timeout_s=connect_timeout_s,
-    )
-
-    # Step 1 and 2: reachable, model listed.
     result.step = "listing models"
-    url = list_url(spec)
-    headers = dict(provider.request_headers(call)) if hasattr(provider, "request_headers") else {}
-    headers.pop("Content-Type", None)
-    headers.pop("Accept", None)
-    session = await http.session()
-    started = time.monotonic()
-    try:
-        async with session.get(
-            url,
-            headers=headers,
-            timeout=aiohttp.ClientTimeout(total=None, sock_connect=connect_timeout_s),
-            proxy=http.proxy_for(url),
-            allow_redirects=False,
-        ) as resp:
-            status = resp.status
-            body = await _read_limited(resp, LIST_BODY_LIMIT)
-    except (aiohttp.ClientError, OSError, asyncio.TimeoutError, ValueError) as exc:
-        result.add(ERROR, f"unreachable: {_scrub(_connect_error(exc, url), api_key)}")
+    listing = await engine.list_models(spec)
+    error = listing.error
+    withheld = error is not None and error.kind is ErrorKind.CONFIG and bool(spec.key_withheld)
+    if withheld:
+        # The trust rule: a WARN saying why and how to trust the address.
+        result.add(WARN, spec.key_withheld)
         result.finished = True
         return result
-    elapsed = (time.monotonic() - started) * 1000
-    result.add(OK, f"reachable ({_host(url)}, HTTP {status}, {_format_ms(elapsed)})")
-    if status in (401, 403):
-        result.add(ERROR, f"the model list was refused (HTTP {status}): check the API key")
-    elif status >= 300:
-        result.add(WARN, f"the server does not list models at {mask_url(url)} "
-                         f"(HTTP {status})")
-    else:
-        try:
-            names = listed_models(spec, json.loads(body))
-        except ValueError:
-            names = None
-        if names is None:
-            result.add(WARN, f"unrecognised model list at {mask_url(url)}")
-        elif model_in(target.model, names, spec.kind):
+    if error is not None and listing.http_status is None:
+        label = "unreachable" if error.kind in _UNREACHABLE_KINDS else error.kind.value
+        result.add(ERROR, f"{label}: {error.message}")
+        result.finished = True
+        return result
+    if listing.http_status is not None:
+        result.add(OK, f"reachable ({where}, HTTP {listing.http_status}, "
+                       f"{_format_ms(listing.elapsed_ms)})")
+    if not listing.supported:
+        result.add(OK, f"{spec.kind} servers do not list models (listing skipped)")
+    elif error is not None:
+        if error.kind is ErrorKind.AUTH:
+            result.add(ERROR, f"the model list was refused (HTTP {listing.http_status}): "
+                              "check the API key")
+        elif error.status is not None:
+            result.add(WARN, f"the server does not list models (HTTP {error.status})")
+        else:
+            result.add(WARN, f"unrecognised model list: {error.message}")
+    elif listing.names is not None:
+        names = listing.names
+        if model_in(target.model, names, spec.kind):
             result.add(OK, "model listed by the server")
         else:
             shown = ", ".join(names[:5]) + (", …" if len(names) > 5 else "")
@@ -391,84 +342,54 @@ async def probe_one(
                              + (f": {shown}" if shown else "") + ")")
 
     # Step 3: a one-token round trip.
-    if getattr(provider, "requires_key", True) and not api_key and key_required(spec):
-        result.add(ERROR, "round trip skipped: no API key")
-        result.finished = True
-        return result
     result.step = "one-token round trip"
-    started = time.monotonic()
-    text = ""
-    try:
-        async for event in provider.stream(call):
-            if isinstance(event, TextDelta):
-                text += event.text
-    except ProviderError as exc:
-        status_text = f" (HTTP {exc.status})" if exc.status else ""
-        result.add(ERROR, f"round trip failed: {exc.kind.value}{status_text}: "
-                          f"{_scrub(exc.message, api_key)}")
+    fan = engine.fan_out([_probe_entry(target, timeout_s)], PROBE_REQUEST)
+    (answer,) = await fan.wait()
+    if answer.error is not None:
+        level = WARN if answer.error.kind is ErrorKind.CONFIG and spec.key_withheld else ERROR
+        result.add(level, f"round trip failed: {answer.error.label()}")
     else:
-        elapsed = (time.monotonic() - started) * 1000
-        answer = f", answered {text.strip()[:20]!r}" if text.strip() else ""
-        result.add(OK, f"one-token round trip {_format_ms(elapsed)}{answer}")
+        elapsed = answer.stats.total_ms or 0.0
+        said = answer.text.strip()
+        shown = f", answered {said[:20]!r}" if said else ""
+        result.add(OK, f"one-token round trip {_format_ms(elapsed)}{shown}")
     result.finished = True
     return result
 
 
-async def _read_limited(resp: Any, limit: int) -> bytes:
-    parts: list[bytes] = []
-    size = 0
-    while size <= limit:
-        chunk = await resp.content.readany()
-        if not chunk:
-            break
-        parts.append(chunk)
-        size += len(chunk)
-    return b"".join(parts)
+#: Error kinds that mean the server gave no answer at all.
+_UNREACHABLE_KINDS = (ErrorKind.UNREACHABLE, ErrorKind.TIMEOUT)
 
 
 def _host(url: str) -> str:
     """Host (and port) of ``url`` for a message, credentials masked."""
     safe = mask_url(url)
-    return urllib.parse.urlsplit(safe).netloc or safe
-
-
-def _scrub(text: str, secret: str | None) -> str:
-    if secret and len(secret) >= 4:
-        return text.replace(secret, "***")
-    return text
+    return urllib.parse.urlsplit(safe).netloc.rpartition("@")[2] or safe
 
 
 async def probe_all(
     targets: Sequence[ProbeTarget],
-    keys: Mapping[str, str | None],
+    engine: Engine,
     *,
     timeout_s: float = DEFAULT_PROBE_TIMEOUT_S,
-    http: HttpPool | None = None,
-    connect_timeout_s: float = 5.0,
     on_result: Callable[[ProbeResult], None] | None = None,
-    provider_factory: Callable[[ProviderSpec, HttpPool], Any] | None = None,
 ) -> list[ProbeResult]:
-    """Probe every target concurrently; everything ends within ``timeout_s``.
+    """Probe every target concurrently through ``engine``; everything ends within ``timeout_s``.
 
     ``on_result`` is called as each target finishes (in finishing order);
     the returned list is in target order. A target still running at the
     deadline gets an ERROR naming its step. Never raises for a target.
+    The caller owns ``engine`` (and closes it).
     """
-    from hexai_nvim.providers import HttpPool
-
-    own_pool = http is None
-    pool = http if http is not None else HttpPool()
     results = [ProbeResult(t) for t in targets]
 
     async def one(result: ProbeResult) -> None:
         try:
-            await probe_one(result, pool, keys.get(result.target.provider.name),
-                            connect_timeout_s=min(connect_timeout_s, timeout_s),
-                            provider_factory=provider_factory)
+            await probe_one(result, engine, timeout_s=timeout_s)
         except asyncio.CancelledError:
             raise
         except Exception as exc:  # a bug in one probe must not hide the others
-            result.add(ERROR, f"probe failed: {type(exc).__name__}: {exc}")
+            result.add(ERROR, engine.scrub(f"probe failed: {type(exc).__name__}: {exc}"))
             result.finished = True
         if on_result is not None:
             on_result(result)
@@ -490,8 +411,6 @@ async def probe_all(
     finally:
         for task in tasks:
             task.cancel()
-        if own_pool:
-            await pool.close()
     return results
 
 

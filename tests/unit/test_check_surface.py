@@ -23,11 +23,13 @@ from hexai_nvim.config.model import (
     Problem,
     ProviderSpec,
 )
+from hexai_nvim.engine import Engine
 from hexai_nvim.surfaces.check import (
     ERROR,
     OK,
     WARN,
     CheckLine,
+    ProbeResult,
     key_statuses,
     probe_all,
     probe_targets,
@@ -159,6 +161,20 @@ def test_summary_counts_levels() -> None:
 # -- live probe ------------------------------------------------------------------
 
 
+KEY_ENV = ("OPENAI_API_KEY",)
+
+
+async def probe(
+    config: Config, env: Mapping[str, str], timeout_s: float, **kw: Any
+) -> list[ProbeResult]:
+    """The probe as the host runs it: through an engine of its own, no stats."""
+    engine = Engine(config, env=env, stats=False)
+    try:
+        return await probe_all(probe_targets(config), engine, timeout_s=timeout_s, **kw)
+    finally:
+        await engine.close()
+
+
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -224,14 +240,14 @@ async def test_probe_reports_reachable_listed_and_round_trip(aiohttp_server: Any
     fake = Fake()
     server = await aiohttp_server(fake.app())
     base = f"http://127.0.0.1:{server.port}"
-    openai = spec("openai", "openai", f"{base}/v1")
+    openai = spec("openai", "openai", f"{base}/v1", api_key_env=KEY_ENV)
     ollama = spec("ollama", "ollama", base)
     config = make_config({"ask": (entry("ask", 0, openai, "gpt-ok"),
                                   entry("ask", 1, ollama, "qwen"),
                                   entry("ask", 2, openai, "gpt-missing"))})
     arrived: list[str] = []
-    results = await probe_all(probe_targets(config), {"openai": SECRET, "ollama": None},
-                              timeout_s=5, on_result=lambda r: arrived.append(r.target.name))
+    results = await probe(config, {"OPENAI_API_KEY": SECRET}, 5,
+                          on_result=lambda r: arrived.append(r.target.name))
     assert sorted(arrived) == sorted(["openai:gpt-ok", "ollama:qwen", "openai:gpt-missing"])
     first, second, third = results
     assert [line.level for line in first.lines] == [OK, OK, OK]
@@ -249,9 +265,10 @@ async def test_unreachable_and_refused_entries_are_errors(aiohttp_server: Any) -
     fake = Fake()
     server = await aiohttp_server(fake.app())
     dead = spec("dead", "openai-compatible", f"http://127.0.0.1:{free_port()}/v1")
-    locked = spec("locked", "openai", f"http://127.0.0.1:{server.port}/locked/v1")
+    locked = spec("locked", "openai", f"http://127.0.0.1:{server.port}/locked/v1",
+                  api_key_env=KEY_ENV)
     config = make_config({"ask": (entry("ask", 0, dead, "m"), entry("ask", 1, locked, "m"))})
-    results = await probe_all(probe_targets(config), {"locked": SECRET}, timeout_s=5)
+    results = await probe(config, {"OPENAI_API_KEY": SECRET}, 5)
     dead_lines, locked_lines = results[0].lines, results[1].lines
     assert len(dead_lines) == 1 and dead_lines[0].level == ERROR
     assert "unreachable: cannot connect to 127.0.0.1" in dead_lines[0].text
@@ -269,7 +286,7 @@ async def test_one_overall_timeout_bounds_the_whole_probe(aiohttp_server: Any) -
     fast = spec("fast", "openai-compatible", f"{base}/v1")
     config = make_config({"ask": (entry("ask", 0, slow, "m"), entry("ask", 1, fast, "gpt-ok"))})
     started = time.monotonic()
-    results = await probe_all(probe_targets(config), {}, timeout_s=0.5)
+    results = await probe(config, {}, 0.5)
     assert time.monotonic() - started < 3
     assert results[0].lines[-1].level == ERROR
     assert results[0].lines[-1].text == "slow:m: no answer within 0.5 s (listing models)"
@@ -288,12 +305,12 @@ async def test_credentials_in_a_base_url_never_show(aiohttp_server: Any) -> None
     config = make_config({"completion": (entry("completion", 0, proxy, "m"),),
                           "ask": (entry("ask", 0, dead, "m"),), "code_action": ()})
     lines = static_report(config, None, [])
-    results = await probe_all(probe_targets(config), {}, timeout_s=5)
+    results = await probe(config, {}, 5)
     lines += [line for r in results for line in r.lines]
     shown = "\n".join(texts(lines))
     for secret in (password, token, query_key):
         assert secret not in shown
     # Still says where: user and host stay, the secrets are masked.
     assert f"http://alice:****@127.0.0.1:{server.port}/nolist/v1" in shown
-    assert "does not list models at http://alice:****@" in shown
-    assert "cannot connect to ****@127.0.0.1" in shown
+    assert "the server does not list models (HTTP 404)" in shown
+    assert "cannot connect to 127.0.0.1" in shown
