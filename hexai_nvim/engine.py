@@ -41,9 +41,10 @@ What a caller may rely on:
   with kind ``config`` (naming the environment variables) without sending
   anything. Keys never appear in results, stats, logs or exceptions: every
   error message is scrubbed of known key values.
-- Stats: each finished entry is appended to the JSONL store
-  (:mod:`hexai_nvim.stats`), pruned to ``[stats] window_minutes`` now and then
-  in a worker thread.
+- Stats: each finished entry goes to the engine's :class:`ResultSink`
+  (by default the JSONL store of :mod:`hexai_nvim.stats`); the sink's
+  housekeeping (the store's prune) runs now and then in a worker thread. The
+  engine knows the sink only through that protocol.
 
 Logging goes to the ``hexai_nvim.engine`` logger only.
 """
@@ -61,7 +62,7 @@ import traceback
 from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from types import TracebackType
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import Any, Protocol
 
 from hexai_nvim.config.model import Config, Entry, ProviderSpec
 from hexai_nvim.providers.base import (
@@ -77,9 +78,6 @@ from hexai_nvim.providers.base import (
     lists_models,
 )
 from hexai_nvim.providers.http import header_secrets, scrub
-
-if TYPE_CHECKING:
-    from hexai_nvim.stats import StatsStore
 
 log = logging.getLogger("hexai_nvim.engine")
 
@@ -251,6 +249,22 @@ class _KeyInfoLike(Protocol):
 #: Finds a provider's API key; the default is
 #: :func:`hexai_nvim.config.keys.resolve_api_key`.
 KeyResolver = Callable[[ProviderSpec, Mapping[str, str]], _KeyInfoLike]
+
+
+class ResultSink(Protocol):
+    """Where the engine writes each finished entry (the stats store implements it).
+
+    ``record`` is called on the event loop for every result and must return
+    quickly; the engine logs and ignores what it raises. ``housekeeping``
+    returns slow work (a prune) to run in a worker thread, or None.
+    ``configure`` takes a new config (``Engine.update_config``).
+    """
+
+    def record(self, result: EntryResult) -> None: ...
+
+    def housekeeping(self) -> Callable[[], object] | None: ...
+
+    def configure(self, config: Config) -> None: ...
 
 
 # ---------------------------------------------------------------------------
@@ -552,8 +566,8 @@ class Engine:
     tools:
 
     - ``env``: where API keys are looked up (default ``os.environ``);
-    - ``stats``: the store finished entries go to; ``None`` (default) opens
-      the default store, ``False`` records nothing;
+    - ``stats``: the :class:`ResultSink` finished entries go to; ``None``
+      (default) opens the default stats store, ``False`` records nothing;
     - ``provider_factory``: builds a provider client from its spec;
     - ``key_resolver``: finds a provider's API key.
     """
@@ -563,7 +577,7 @@ class Engine:
         config: Config,
         *,
         env: Mapping[str, str] | None = None,
-        stats: StatsStore | bool | None = None,
+        stats: ResultSink | bool | None = None,
         provider_factory: ProviderFactory | None = None,
         key_resolver: KeyResolver | None = None,
     ) -> None:
@@ -580,11 +594,11 @@ class Engine:
         self._fanouts: set[FanOut] = set()
         self._background: set[asyncio.Task[Any]] = set()
         self._closed = False
-        self._stats: StatsStore | None
+        self._stats: ResultSink | None
         if stats is None or stats is True:
-            from hexai_nvim.stats import StatsStore, default_stats_path
+            from hexai_nvim.stats import default_store  # the default sink only
 
-            self._stats = StatsStore(default_stats_path(), config.stats_window_minutes)
+            self._stats = default_store(config)
         elif stats is False:
             self._stats = None
         else:
@@ -597,7 +611,7 @@ class Engine:
         return self._config
 
     @property
-    def stats_store(self) -> StatsStore | None:
+    def stats_store(self) -> ResultSink | None:
         return self._stats
 
     def update_config(self, config: Config) -> None:
@@ -618,7 +632,7 @@ class Engine:
             if config.providers.get(name) != spec:
                 del self._providers[name]
         if self._stats is not None:
-            self._stats.window_minutes = config.stats_window_minutes
+            self._stats.configure(config)
 
     def fan_out(self, entries: Sequence[Entry], request: RequestFor) -> FanOut:
         """Start every entry now (must be called with a running loop).
@@ -987,16 +1001,17 @@ class Engine:
         return EntryResult(run.index, run.entry, text, truncated, error, stats)
 
     def _record(self, result: EntryResult) -> None:
-        store = self._stats
-        if store is None:
+        sink = self._stats
+        if sink is None:
             return
         try:
-            store.append_result(result)
+            sink.record(result)
+            chore = sink.housekeeping()
         except Exception:  # stats must never break a request
             log.warning("could not write stats", exc_info=True)
             return
-        if store.prune_due() and not self._closed:
-            task = asyncio.get_running_loop().create_task(asyncio.to_thread(store.prune))
+        if chore is not None and not self._closed:
+            task = asyncio.get_running_loop().create_task(asyncio.to_thread(chore))
             self._background.add(task)
             task.add_done_callback(self._background_done)
 

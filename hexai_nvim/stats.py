@@ -1,7 +1,8 @@
 """Request statistics: a JSONL file in the XDG cache folder, and summaries of it.
 
-One line per finished entry (see :class:`StatsRecord`), appended by the
-engine. The file lives at ``$XDG_CACHE_HOME/hexai/nvim-stats.jsonl`` (else
+One line per finished entry (see :class:`StatsRecord`), written by the
+engine through its :class:`~hexai_nvim.engine.ResultSink` protocol, which
+:class:`StatsStore` implements. The file lives at ``$XDG_CACHE_HOME/hexai/nvim-stats.jsonl`` (else
 ``~/.cache/hexai/nvim-stats.jsonl``) and is pruned to the last
 ``[stats] window_minutes`` now and then.
 
@@ -14,7 +15,10 @@ What a caller may rely on:
 - Lines that do not parse (damaged bytes included) are skipped when reading
   and dropped when pruning; reading or pruning never raises.
 - Records hold provider, model, label, timings, tokens, bytes and status:
-  never prompts, answers or keys.
+  never prompts, answers or keys. The measured fields are the engine's
+  :class:`~hexai_nvim.engine.EntryStats` fields of the same name, copied by
+  name (one list of fields: :data:`MEASURED_FIELDS`).
+- The arena's outcomes (never pruned) live elsewhere: :mod:`hexai_nvim.arena.store`.
 """
 
 from __future__ import annotations
@@ -30,9 +34,12 @@ import time
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import asdict, dataclass, fields
 from pathlib import Path
-from typing import IO, TYPE_CHECKING
+from typing import IO, TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
+    from collections.abc import Callable
+
+    from hexai_nvim.config.model import Config
     from hexai_nvim.engine import EntryResult
 
 try:  # POSIX only; elsewhere appends are unlocked (still one write each).
@@ -84,27 +91,18 @@ class StatsRecord:
 
     @classmethod
     def from_result(cls, result: EntryResult, ts: float | None = None) -> StatsRecord:
-        s = result.stats
+        # EntryStats.to_dict() rounds times and adds tokens_per_s; the measured
+        # fields are copied by name, so a field is declared once per class.
+        measured = result.stats.to_dict()
         entry = result.entry
+        data: dict[str, Any] = {name: measured[name] for name in MEASURED_FIELDS}
         return cls(
             ts=time.time() if ts is None else ts,
             surface=entry.surface,
             provider=entry.provider.name,
             model=entry.model,
             label=entry.label,
-            status=s.status,
-            error_kind=s.error_kind,
-            queued_ms=round(s.queued_ms, 3),
-            ttft_ms=None if s.ttft_ms is None else round(s.ttft_ms, 3),
-            total_ms=None if s.total_ms is None else round(s.total_ms, 3),
-            input_tokens=s.input_tokens,
-            output_tokens=s.output_tokens,
-            tokens_estimated=s.tokens_estimated,
-            tokens_per_s=None if s.tokens_per_s is None else round(s.tokens_per_s, 2),
-            bytes_sent=s.bytes_sent,
-            bytes_received=s.bytes_received,
-            retries=s.retries,
-            http_status=s.http_status,
+            **data,
         )
 
     def to_json(self) -> str:
@@ -133,6 +131,10 @@ class StatsRecord:
 
 
 _RECORD_FIELDS: tuple[str, ...] = tuple(f.name for f in fields(StatsRecord))
+#: What identifies the request (from the entry); everything else is measured.
+_IDENTITY_FIELDS = frozenset({"ts", "surface", "provider", "model", "label"})
+#: The fields copied from :meth:`EntryStats.to_dict` by name.
+MEASURED_FIELDS: tuple[str, ...] = tuple(n for n in _RECORD_FIELDS if n not in _IDENTITY_FIELDS)
 
 #: How every line :meth:`StatsRecord.to_json` writes begins.
 _TS_PREFIX = re.compile(r'\{"ts":(-?\d+(?:\.\d+)?(?:[eE][-+]?\d+)?)[,}]')
@@ -171,6 +173,11 @@ def _locked(path: Path) -> Iterator[None]:
         os.close(fd)  # releases the lock
 
 
+def default_store(config: Config) -> StatsStore:
+    """The store at :func:`default_stats_path` with ``config``'s window (the default sink)."""
+    return StatsStore(default_stats_path(), config.stats_window_minutes)
+
+
 class StatsStore:
     """The JSONL file of one user. Cheap to create; opens the file per call."""
 
@@ -198,6 +205,20 @@ class StatsStore:
 
     def append_result(self, result: EntryResult) -> None:
         self.append(StatsRecord.from_result(result))
+
+    # -- the engine's ResultSink ----------------------------------------------
+
+    def record(self, result: EntryResult) -> None:
+        """Append ``result`` (the engine calls this for every finished entry)."""
+        self.append_result(result)
+
+    def housekeeping(self) -> Callable[[], object] | None:
+        """The prune, when one is due (:meth:`prune_due`); else None."""
+        return self.prune if self.prune_due() else None
+
+    def configure(self, config: Config) -> None:
+        """Follow ``[stats] window_minutes`` of a new config."""
+        self.window_minutes = config.stats_window_minutes
 
     def prune_due(self, now: float | None = None) -> bool:
         """True on the first call and then every :data:`PRUNE_INTERVAL_S`."""

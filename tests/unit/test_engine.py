@@ -169,7 +169,7 @@ def make_engine(
     *,
     requires_key: bool = False,
     keys: Keys | None = None,
-    stats: StatsStore | bool = False,
+    stats: StatsStore | ListSink | bool = False,
     **engine: Any,
 ) -> tuple[Engine, dict[str, ScriptedProvider]]:
     providers: dict[str, ScriptedProvider] = {}
@@ -739,6 +739,42 @@ async def test_finished_entries_are_appended_to_the_stats_file(tmp_path: Path) -
     assert all(d["provider"] == "fake" and d["surface"] == "ask" for d in lines)
     assert {r.entry.model for r in results} == {"a", "b"}
     assert path.stat().st_mode & 0o777 == 0o600
+
+
+class ListSink:
+    """A result sink that is not the stats store: the engine needs only the protocol."""
+
+    def __init__(self) -> None:
+        self.results: list[EntryResult] = []
+        self.chores = 0
+        self.handed = 0
+        self.configured: list[Config] = []
+
+    def record(self, result: EntryResult) -> None:
+        self.results.append(result)
+
+    def housekeeping(self) -> Any:
+        def chore() -> None:
+            self.chores += 1
+
+        self.handed += 1
+        return chore if self.handed == 1 else None
+
+    def configure(self, config: Config) -> None:
+        self.configured.append(config)
+
+
+async def test_the_engine_writes_every_result_to_the_sink_it_is_given() -> None:
+    sink = ListSink()
+    entries = [entry("a"), entry("b", index=1)]
+    scripts = {"a": [[("text", "x")]], "b": [[("error", ErrorKind.AUTH, 401, None)]]}
+    eng, _ = make_engine(entries, scripts, stats=sink)  # type: ignore[arg-type]
+    await eng.fan_out(entries, REQUEST).wait()
+    eng.update_config(config(entries))
+    await eng.close()
+    assert sorted(r.entry.model for r in sink.results) == ["a", "b"]
+    assert sink.chores == 1  # the housekeeping ran once, in a worker thread
+    assert len(sink.configured) == 1 and eng.stats_store is sink
 
 
 async def test_a_failed_key_command_is_reported_and_not_cached() -> None:

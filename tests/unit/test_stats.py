@@ -7,6 +7,7 @@ import threading
 import time
 from dataclasses import replace
 from pathlib import Path
+from types import SimpleNamespace
 
 import pytest
 
@@ -205,3 +206,24 @@ def test_prune_reads_the_time_of_its_own_lines_without_building_records(
     monkeypatch.undo()
     models = [r.model for r in store.read(now=now)]
     assert models == [f"t{now - 60.5:g}", f"t{now - 10:g}", "spaced"]
+
+
+def test_measured_fields_are_the_engines_fields_copied_by_name() -> None:
+    from hexai_nvim.engine import EntryStats
+    from hexai_nvim.stats import MEASURED_FIELDS
+
+    stats = EntryStats(
+        queued_ms=1.23456, ttft_ms=0.0, total_ms=1000.0, input_tokens=3, output_tokens=50,
+        tokens_estimated=True, bytes_sent=7, bytes_received=9, status="truncated",
+        error_kind="timeout", retries=1, chunks=10, http_status=200,
+    )
+    assert set(MEASURED_FIELDS) <= set(stats.to_dict())
+    entry = SimpleNamespace(
+        surface="ask", provider=SimpleNamespace(name="p"), model="m", label="L"
+    )
+    result = SimpleNamespace(entry=entry, stats=stats)
+    record = StatsRecord.from_result(result, ts=5.0)  # type: ignore[arg-type]
+    assert (record.provider, record.model, record.label, record.ts) == ("p", "m", "L", 5.0)
+    assert record.queued_ms == 1.235 and record.tokens_per_s == 50.0
+    assert (record.status, record.error_kind, record.retries) == ("truncated", "timeout", 1)
+    assert record.http_status == 200 and record.tokens_estimated
