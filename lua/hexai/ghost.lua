@@ -6,15 +6,27 @@
 ---   [ollama:qwen2.5-coder 140 ms] return a + b
 ---   [openai:gpt-4.1-mini …]                      (still running)
 ---   [anthropic:claude 35 ms] auth: HTTP 401 ...   (failed, dim: HexaiErrorDim)
---- Layout 'cycle': only the selected suggestion, annotated `(i/n label)`.
+--- Layout 'cycle': only the selected suggestion, annotated `(i/n label 140 ms)`.
 ---
 --- Design:
---- - The first suggestion to arrive is selected; later arrivals never change
----   the selection (only next/prev do).
+--- - The cursor stays where the person typed: the inline text sits after it
+---   (the extmark has right gravity), so the ruler shows the typed column.
+--- - The first suggestion to arrive (or to start streaming) is selected;
+---   later arrivals never change the selection (only next/prev do). A
+---   streaming suggestion grows with each snapshot and is tagged `…`.
+--- - A calm layout: the comparison block (one line per other entry) gets its
+---   height when the trigger's first snapshot arrives and never shrinks while
+---   the cursor stays on that line (blank lines keep the space), so the code
+---   below moves at most once per trigger. A single entry has no block.
+--- - Never hidden: when the block does not fit between the cursor line and
+---   the window's bottom it is drawn above the cursor line (Neovim scrolls the
+---   view to keep the cursor line visible).
 --- - The state is anchored where the request was made. Typing that matches
 ---   the selected suggestion keeps it and shortens it (`typed_through`);
 ---   suggestions that no longer match are hidden.
 --- - Everything is redrawn from the state: one namespace, cleared each time.
+--- - Python decides what an entry's line says (`status`, `stats`, error
+---   fields of the entry-state value); this module only lays it out.
 local M = {}
 local H = {}
 
@@ -26,12 +38,16 @@ M.ns = vim.api.nvim_create_namespace('hexai.ghost')
 function M.update(snapshot)
   local st = H.state
   if not st or st.seq ~= snapshot.seq then
-    if st then M.clear() end
     local buf = snapshot.buf
     if not buf or buf == 0 then buf = vim.api.nvim_get_current_buf() end
+    local space = H.space_for(buf, snapshot.row)
+    if st and st.buf == buf and st.row == snapshot.row then space = st end
+    if st then M.clear() end
     st = {
       seq = snapshot.seq, buf = buf, row = snapshot.row, col = snapshot.col,
       typed = '', entries = {}, arrival = {}, selected = nil,
+      -- Height and side of the comparison block, kept from the last trigger on this line.
+      height = space and space.height or 0, above = space and space.above or nil,
     }
     H.state = st
   end
@@ -41,7 +57,7 @@ function M.update(snapshot)
     local i = e.index + 1
     local old = st.entries[i]
     st.entries[i] = e
-    if e.status == 'ok' and not (old and old.status == 'ok') then
+    if H.has_text(e) and not (old and H.has_text(old)) then
       st.arrival[#st.arrival + 1] = i
     end
   end
@@ -52,17 +68,27 @@ function M.update(snapshot)
   H.render()
 end
 
---- Remove everything drawn and forget the suggestions.
-function M.clear()
-  local st = H.state
-  H.state = nil
-  if st and vim.api.nvim_buf_is_valid(st.buf) then
-    vim.api.nvim_buf_clear_namespace(st.buf, M.ns, 0, -1)
+--- Remove everything drawn and forget the suggestions. With `keep_space`
+--- (a keystroke that starts a new trigger on the same line) the comparison
+--- block's space stays, blank, so the next trigger's lines do not move the code.
+function M.clear(keep_space)
+  local st, space = H.state, H.space
+  H.state, H.space = nil, nil
+  if st and st.height > 0 then
+    space = { buf = st.buf, row = st.row, height = st.height, above = st.above }
+  end
+  local buf = (st and st.buf) or (space and space.buf)
+  if not buf or not vim.api.nvim_buf_is_valid(buf) then return end
+  vim.api.nvim_buf_clear_namespace(buf, M.ns, 0, -1)
+  if keep_space and space and vim.api.nvim_get_current_buf() == buf
+    and vim.api.nvim_win_get_cursor(0)[1] - 1 == space.row then
+    H.space = space
+    H.draw_block(buf, space.row, {}, space.height, space.above)
   end
 end
 
 --- Whether suggestions (or pending/error lines) are shown.
-function M.visible() return H.state ~= nil end
+function M.visible() return H.state ~= nil or H.space ~= nil end
 
 --- The text typed since the request matches a shown suggestion: keep it,
 --- shortened. Returns false when the caller should start over.
@@ -73,7 +99,7 @@ function M.typed_through(buf)
   if not typed or typed == '' then return false end
   local function fits(i)
     local e = st.entries[i]
-    return e and e.status == 'ok' and #typed < #e.text and vim.startswith(e.text, typed)
+    return e and H.has_text(e) and #typed < #e.text and vim.startswith(e.text, typed)
   end
   if not (st.selected and fits(st.selected)) then
     local found = nil
@@ -143,15 +169,34 @@ function M.snapshot()
     typed = st.typed,
     selected = sel and sel.label or nil,
     selected_text = sel and sel.text:sub(#st.typed + 1) or nil,
+    selected_status = sel and sel.status or nil,
+    block = { height = st.height, above = st.above or false },
     entries = vim.deepcopy(st.entries),
   }
 end
+
+-- Helper data =================================================================
+
+--- Blank space kept on a line between two triggers: { buf, row, height, above }.
+H.space = nil
 
 -- Helper functionality ========================================================
 
 function H.opt(name)
   local config = require('hexai.completion').config or {}
   return config[name]
+end
+
+--- The space kept by `M.clear(true)` when it is on `buf`'s `row`.
+function H.space_for(buf, row)
+  local space = H.space
+  if space and space.buf == buf and space.row == row then return space end
+  return nil
+end
+
+--- Whether an entry has text to show (finished or still streaming).
+function H.has_text(e)
+  return (e.status == 'ok' or e.status == 'streaming') and (e.text or '') ~= ''
 end
 
 --- Text between the anchor and the cursor, or nil when the cursor is elsewhere.
@@ -167,14 +212,15 @@ function H.typed_text(st)
   return table.concat(parts, '\n')
 end
 
+function H.matches(st, e)
+  return H.has_text(e) and #st.typed < #e.text and vim.startswith(e.text, st.typed)
+end
+
 --- Entries with a suggestion still matching what was typed, in arrival order.
 function H.shown(st)
   local out = {}
   for _, i in ipairs(st.arrival) do
-    local e = st.entries[i]
-    if e.status == 'ok' and #st.typed < #e.text and vim.startswith(e.text, st.typed) then
-      out[#out + 1] = i
-    end
+    if H.matches(st, st.entries[i]) then out[#out + 1] = i end
   end
   return out
 end
@@ -187,18 +233,37 @@ function H.ensure_selection(st)
   st.selected = shown[1]
 end
 
+--- `[label stats]`: the stats line comes from the host; `…` while running.
 function H.tag(e)
-  if e.status == 'pending' then return '[' .. e.label .. ' …]' end
-  local ms = e.ms and (' ' .. e.ms .. ' ms') or ''
-  return '[' .. e.label .. ms .. ']'
+  local stats = e.stats
+  if stats == nil or stats == '' then
+    if e.status == 'pending' or e.status == 'streaming' then
+      stats = '…'
+    else
+      stats = e.ms and (e.ms .. ' ms') or ''
+    end
+  end
+  return '[' .. e.label .. (stats ~= '' and (' ' .. stats) or '') .. ']'
 end
 
 function H.split(text) return vim.split(text, '\n', { plain = true }) end
+
+--- Screen rows between the end of buffer line `row` (0-based) and the
+--- window's bottom, or nil when the line is not on screen.
+function H.rows_below(row)
+  local win = vim.api.nvim_get_current_win()
+  local line = vim.api.nvim_buf_get_lines(0, row, row + 1, false)[1] or ''
+  local pos = vim.fn.screenpos(win, row + 1, math.max(1, #line))
+  if pos.row == 0 then return nil end
+  local top = vim.fn.win_screenpos(win)[1]
+  return top + vim.api.nvim_win_get_height(win) - 1 - pos.row
+end
 
 function H.render()
   local st = H.state
   if not st or not vim.api.nvim_buf_is_valid(st.buf) then return end
   vim.api.nvim_buf_clear_namespace(st.buf, M.ns, 0, -1)
+  H.space = nil
   local cursor = vim.api.nvim_win_get_cursor(0)
   local row, col = cursor[1] - 1, cursor[2]
   local layout = H.opt('layout') or 'stack'
@@ -207,51 +272,77 @@ function H.render()
   local shown = H.shown(st)
   local indent = (vim.api.nvim_buf_get_lines(st.buf, row, row + 1, false)[1] or ''):match('^%s*')
 
-  local inline, virt_lines, eol = nil, {}, {}
+  local inline, continuation, block, eol = nil, {}, {}, {}
   local sel = st.selected and st.entries[st.selected]
+  -- The entry whose tag ends the cursor line: the selected one, else the
+  -- first one still running (so the block's height does not change when it arrives).
+  local lead = st.selected
   if sel then
     local lines = H.split(sel.text:sub(#st.typed + 1))
     if lines[1] ~= '' then inline = { { lines[1], 'HexaiSuggestion' } } end
     local last = math.min(#lines, max_lines)
-    for k = 2, last do virt_lines[#virt_lines + 1] = { { lines[k], 'HexaiSuggestion' } } end
+    for k = 2, last do continuation[#continuation + 1] = { { lines[k], 'HexaiSuggestion' } } end
     if #lines > last then
-      virt_lines[#virt_lines + 1] = { { ('… %d more lines'):format(#lines - last), 'HexaiPending' } }
+      continuation[#continuation + 1] =
+        { { ('… %d more lines'):format(#lines - last), 'HexaiPending' } }
     end
     if layout == 'cycle' then
       local pos = 1
       for k, i in ipairs(shown) do
         if i == st.selected then pos = k end
       end
-      eol[#eol + 1] = { (' (%d/%d %s)'):format(pos, #shown, sel.label), 'HexaiLabel' }
+      local stats = sel.stats or (sel.ms and (sel.ms .. ' ms')) or ''
+      if sel.status == 'streaming' then stats = '…' end
+      eol[#eol + 1] = {
+        (' (%d/%d %s%s)'):format(pos, #shown, sel.label, stats ~= '' and (' ' .. stats) or ''),
+        'HexaiLabel',
+      }
     else
       eol[#eol + 1] = { ' ' .. H.tag(sel), 'HexaiLabel' }
     end
   end
 
+  local count = table.maxn(st.entries)
   if layout == 'cycle' then
     local pending = 0
     for _, e in pairs(st.entries) do
       if e.status == 'pending' then pending = pending + 1 end
     end
     if pending > 0 then eol[#eol + 1] = { (' +%d pending'):format(pending), 'HexaiPending' } end
-  else
-    for i = 1, table.maxn(st.entries) do
+  elseif count > 1 then
+    if not lead then
+      for i = 1, count do
+        local e = st.entries[i]
+        if e and (e.status == 'pending' or e.status == 'streaming') then lead = i break end
+      end
+      if lead then eol[#eol + 1] = { ' ' .. H.tag(st.entries[lead]), 'HexaiPending' } end
+    end
+    for i = 1, count do
       local e = st.entries[i]
-      if e and i ~= st.selected then H.entry_lines(st, e, indent, other_max, virt_lines) end
+      if e and i ~= lead then H.entry_lines(st, e, indent, other_max, block) end
     end
   end
   if st.problem then
-    virt_lines[#virt_lines + 1] = { { indent .. '[hexai] ' .. st.problem, 'HexaiErrorDim' } }
+    block[#block + 1] = { { indent .. '[hexai] ' .. st.problem, 'HexaiErrorDim' } }
   end
 
-  if inline or #virt_lines > 0 then
+  if inline then
     vim.api.nvim_buf_set_extmark(st.buf, M.ns, row, col, {
-      virt_text = inline,
-      virt_text_pos = inline and 'inline' or nil,
-      virt_lines = #virt_lines > 0 and virt_lines or nil,
-      hl_mode = 'combine',
-      right_gravity = false,
+      virt_text = inline, virt_text_pos = 'inline', hl_mode = 'combine',
+      -- Right gravity: the cursor is drawn before the suggestion, not after it.
+      right_gravity = true,
     })
+  end
+  if #continuation > 0 then
+    vim.api.nvim_buf_set_extmark(st.buf, M.ns, row, 0, { virt_lines = continuation })
+  end
+  if #block > 0 or st.height > 0 then
+    if st.above == nil and #block > 0 then
+      local below = H.rows_below(row)
+      st.above = below ~= nil and below < #continuation + math.max(#block, st.height)
+    end
+    st.height = math.max(st.height, #block)
+    H.draw_block(st.buf, row, block, st.height, st.above)
   end
   if #eol > 0 then
     vim.api.nvim_buf_set_extmark(st.buf, M.ns, row, 0, {
@@ -260,11 +351,20 @@ function H.render()
   end
 end
 
+--- The comparison block on `row`, padded with blank lines to `height`.
+function H.draw_block(buf, row, lines, height, above)
+  local padded = vim.list_extend({}, lines)
+  while #padded < height do padded[#padded + 1] = { { '', 'HexaiPending' } } end
+  vim.api.nvim_buf_set_extmark(buf, M.ns, row, 0, {
+    virt_lines = padded, virt_lines_above = above and true or false,
+  })
+end
+
 --- The labelled virtual lines of one non-selected entry.
 function H.entry_lines(st, e, indent, max, out)
   local tag = H.tag(e)
-  if e.status == 'ok' then
-    if not (#st.typed < #e.text and vim.startswith(e.text, st.typed)) then return end
+  if H.has_text(e) then
+    if not H.matches(st, e) then return end
     local lines = H.split(e.text:sub(#st.typed + 1))
     out[#out + 1] = { { indent .. tag .. ' ', 'HexaiLabel' }, { lines[1], 'HexaiSuggestion' } }
     local pad = indent .. string.rep(' ', vim.fn.strdisplaywidth(tag) + 1)
@@ -274,7 +374,7 @@ function H.entry_lines(st, e, indent, max, out)
     if #lines > max then
       out[#out + 1] = { { pad .. ('… %d more lines'):format(#lines - max), 'HexaiPending' } }
     end
-  elseif e.status == 'pending' then
+  elseif e.status == 'pending' or e.status == 'streaming' then
     out[#out + 1] = { { indent .. tag, 'HexaiPending' } }
   elseif e.status == 'error' then
     local msg = e.error_kind or 'error'
@@ -284,6 +384,7 @@ function H.entry_lines(st, e, indent, max, out)
   elseif e.status == 'empty' then
     out[#out + 1] = { { indent .. tag .. ' ', 'HexaiLabel' }, { '(no suggestion)', 'HexaiPending' } }
   end
+  -- 'muted' (an entry that failed with auth/config before): no line at all.
 end
 
 return M

@@ -27,6 +27,8 @@ function M.apply(options)
   H.highlights()
   H.drop_default_keys()
   local group = vim.api.nvim_create_augroup('hexai', { clear = true })
+  -- `:colorscheme` clears every group first: declare the defaults again.
+  H.au(group, 'ColorScheme', H.highlights)
   H.au(group, 'User', function()
     local ui = require('hexai').settings.ui or {}
     if ui.default_keymaps == false then H.drop_default_keys() end
@@ -147,12 +149,8 @@ end
 
 --- Linked by default (`:hi default`), so colour schemes win.
 H.links = {
-  HexaiSuggestion = 'Comment',
   HexaiLabel = 'Special',
   HexaiError = 'DiagnosticError',
-  -- A failed entry's line in the ghost text: shown, but it should not shout.
-  HexaiErrorDim = 'DiagnosticUnnecessary',
-  HexaiPending = 'NonText',
   HexaiAskHeader = 'Title',
   HexaiAskStats = 'Comment',
   HexaiAskDone = 'DiagnosticOk',
@@ -162,9 +160,31 @@ H.links = {
   HexaiCheckSection = 'Title',
 }
 
+--- The dim groups of the ghost text: linked like the others when the target
+--- has a terminal colour, else the target's GUI look plus a grey of the
+--- 256-colour palette (Neovim's default scheme gives `Comment` and `NonText`
+--- GUI colours only, so a linked suggestion looked like code in a terminal).
+H.dim = {
+  HexaiSuggestion = { 'Comment', 244 },
+  -- A failed entry's line in the ghost text: shown, but it should not shout.
+  HexaiErrorDim = { 'DiagnosticUnnecessary', 243 },
+  HexaiPending = { 'NonText', 240 },
+}
+
 function H.highlights()
   for group, target in pairs(H.links) do
     vim.api.nvim_set_hl(0, group, { link = target, default = true })
+  end
+  for group, spec in pairs(H.dim) do
+    local target = vim.api.nvim_get_hl(0, { name = spec[1], link = false })
+    if target.ctermfg then
+      vim.api.nvim_set_hl(0, group, { link = spec[1], default = true })
+    else
+      vim.api.nvim_set_hl(0, group, {
+        default = true, fg = target.fg or 0x808080, ctermfg = spec[2],
+        italic = target.italic, cterm = { italic = target.italic },
+      })
+    end
   end
 end
 

@@ -149,9 +149,10 @@ function H.stop_timer()
   if H.timer then H.timer:stop() end
 end
 
---- Forget the ghost/menu requests and clear what they drew.
-function H.invalidate()
-  if package.loaded['hexai.ghost'] then require('hexai.ghost').clear() end
+--- Forget the ghost/menu requests and clear what they drew (`keep_space`:
+--- typing on the same line keeps the comparison block's space, see hexai.ghost).
+function H.invalidate(keep_space)
+  if package.loaded['hexai.ghost'] then require('hexai.ghost').clear(keep_space) end
   for _, slot in ipairs({ 'ghost', 'menu' }) do
     local active = H.active[slot]
     if active then
@@ -177,7 +178,7 @@ function H.on_text_changed()
     if active and active.buf == buf and active.tick == H.tick then return end
   end
   if package.loaded['hexai.ghost'] and require('hexai.ghost').typed_through(buf) then return end
-  H.invalidate()
+  H.invalidate(true)
   if not completion.config.auto_trigger or completion.config.display == 'none' then return end
   local is_trigger = char ~= nil and vim.tbl_contains(H.settings().trigger_characters or {}, char)
   H.schedule(is_trigger and 0 or (H.settings().debounce_ms or 800), buf)
