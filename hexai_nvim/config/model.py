@@ -51,9 +51,15 @@ class ProviderSpec:
     max_concurrency: int | None = None
     timeout_ms: int | None = None
     stream: bool = True
-    #: Why the API key must not be sent to ``base_url`` ("" when it may): a
-    #: repository's project file chose that address, and the key is the user's.
+    #: Why the user's credentials (API key, the user's header values) must not
+    #: be sent to ``base_url`` ("" when they may): a repository's project file
+    #: chose that address (see :mod:`hexai_nvim.config.trust`).
     key_withheld: str = ""
+    #: The user's headers kept back from that address: never sent, but known
+    #: to the scrubber.
+    withheld_headers: Mapping[str, str] = field(
+        default_factory=lambda: MappingProxyType({}), repr=False
+    )
 
 
 @dataclass(frozen=True)

@@ -13,12 +13,11 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable, Collection, Mapping
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import Any
 
-from hexai_nvim.config import defaults
-from hexai_nvim.config.keys import mask_url
+from hexai_nvim.config import defaults, trust
 from hexai_nvim.config.model import (
     SURFACES,
     CompletionSettings,
@@ -182,26 +181,19 @@ class _Resolver:
         return {name: self.guard_key(spec) for name, spec in specs.items()}
 
     def guard_key(self, spec: ProviderSpec) -> ProviderSpec:
-        """Withhold the user's key from a ``base_url`` that a project file chose.
-
-        hexai lets ``.hexaiconfig.toml`` move a provider elsewhere; with the
-        key still attached, any repository you open could collect it. The
-        address is kept (keyless servers still work) but the key stays home.
-        """
-        if self.merged.sources.get(f"providers.{spec.name}.base_url") != "project":
-            return spec
-        if not (spec.api_key_env or spec.api_key_cmd):
-            return spec
-        trust = "set base_url in your global config"
-        if spec.name in defaults.BUILTIN:
-            trust += f" or HEXAI_{spec.name.upper()}_BASE_URL"
-        reason = (
-            f"providers.{spec.name}.base_url is set by the project file, so "
-            f"{spec.name}'s API key is not sent to {mask_url(spec.base_url)}; "
-            f"{trust} to trust it"
-        )
-        self.warnings.append(reason)
-        return replace(spec, key_withheld=reason)
+        """The trust rule (:mod:`hexai_nvim.config.trust`): the user's
+        credentials never go to an address the project file chose."""
+        builtin = defaults.BUILTIN.get(spec.name)
+        default = builtin.base_url if builtin else defaults.KIND_BASE_URLS.get(spec.kind)
+        layers = [(layer.name, layer.data) for layer in self.merged.layers.values()]
+        user_url = trust.user_base_url(spec.name, layers, default)
+        hint = "set base_url in your global config"
+        if builtin is not None:
+            hint += f" or HEXAI_{spec.name.upper()}_BASE_URL"
+        guarded, reason = trust.guard(spec, self.merged.sources, user_url, hint)
+        if reason is not None:
+            self.warnings.append(reason)
+        return guarded
 
     @staticmethod
     def spec(

@@ -77,6 +77,8 @@ class KeyStatus:
     required: bool
     #: Variables that were tried (for the hint when none was set).
     tried: tuple[str, ...] = ()
+    #: Why the key is not sent to the provider's address ("" when it is).
+    withheld: str = ""
 
 
 def used_providers(config: Config) -> list[ProviderSpec]:
@@ -113,6 +115,7 @@ def key_statuses(
         statuses.append(KeyStatus(
             provider=spec.name, kind=spec.kind, found=info.found, masked=info.masked,
             source=info.source, required=key_required(spec), tried=spec.api_key_env,
+            withheld=spec.key_withheld,
         ))
     return statuses, values
 
@@ -201,7 +204,11 @@ def static_report(
     # -- keys
     section = "Keys"
     for key in keys:
-        if key.found:
+        if key.withheld and (key.found or key.required):
+            found = f"key found ({key.masked}) from {key.source}" if key.found else "no key"
+            add(WARN, f"{key.provider}: {found}, not sent: the project file chose the "
+                      "address (see Warnings)", section)
+        elif key.found:
             add(OK, f"{key.provider}: key found ({key.masked}) from {key.source}", section)
         elif key.source.startswith(("cmd failed", "lookup failed")):
             add(ERROR, f"{key.provider}: no key: api_key_cmd {key.source}", section)
