@@ -5,7 +5,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: demo test lint bench clean
+.PHONY: demo test lint bench clean real-server
 
 $(STAMP): pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -16,8 +16,13 @@ $(STAMP): pyproject.toml
 demo: $(STAMP)
 	$(BIN)/python -m hexai_nvim.demo
 
-test: $(STAMP)
+test: $(STAMP) real-server
 	$(BIN)/python -m pytest
+
+# The real llama.cpp server and model of the real-server tests: built once per machine
+# (minutes, with progress) into ~/.cache/hexai-nvim/llama-server, outside the checkout.
+real-server:
+	@$(PYTHON) tests/llama_server.py
 
 lint: $(STAMP)
 	$(BIN)/ruff check hexai_nvim tests bench rplugin
