@@ -72,6 +72,7 @@ from hexai_nvim.providers.base import (
     Provider,
     ProviderError,
     Request,
+    StopReason,
     TextDelta,
     Transfer,
     UsageReport,
@@ -118,9 +119,13 @@ class EntryStats:
 
     ``ttft_ms`` and ``total_ms`` count from the moment the request left the
     queue (``started_at``); ``queued_ms`` is the wait before that. Tokens come
-    from the server's usage report, else are estimated at about four
-    characters per token (``tokens_estimated``); they are None when the
-    request never started or failed without any answer.
+    from the server's usage report (``"server"`` in ``input_source`` /
+    ``output_source``). Without one, a streamed answer's output is the number
+    of text pieces streamed (``"chunks"``: llama.cpp and Ollama send one token
+    per piece, so this is exact there and close elsewhere), and anything else
+    is estimated at about four characters per token (``"estimate"``).
+    ``tokens_estimated`` is true when either count is not the server's. Counts
+    are None when the request never started or failed without any answer.
     """
 
     queued_ms: float  # time spent waiting for a concurrency slot
@@ -142,25 +147,29 @@ class EntryStats:
     chunks: int = 0
     #: HTTP status of the last response, if any.
     http_status: int | None = None
+    #: Where the counts came from: "server", "chunks" or "estimate" (None: no count).
+    input_source: str | None = None
+    output_source: str | None = None
 
     @property
     def tokens_per_s(self) -> float | None:
         """Output tokens per second of generation.
 
-        Generation time is ``total_ms - ttft_ms`` when the answer came in
-        several pieces over a measurable time (the decode rate), else
-        ``total_ms`` (a whole answer at once: pieces that arrive in one burst
-        would give absurd rates). None when there is nothing to divide.
+        When the answer came in several pieces over a measurable time, this
+        is the decode rate: the tokens after the first over the time from the
+        first piece to the last (``total_ms - ttft_ms``), which is how
+        llama.cpp reports its own eval rate. Otherwise (a whole answer at once:
+        pieces that arrive in one burst would give absurd rates) all tokens
+        over ``total_ms``. None when there is nothing to divide.
         """
         if not self.output_tokens or self.total_ms is None:
             return None
-        span = self.total_ms
         decode = self.total_ms - self.ttft_ms if self.ttft_ms is not None else 0.0
-        if self.chunks > 1 and decode >= MIN_DECODE_WINDOW_MS:
-            span = decode
-        if span <= 0:
+        if self.chunks > 1 and self.output_tokens > 1 and decode >= MIN_DECODE_WINDOW_MS:
+            return (self.output_tokens - 1) / (decode / 1000.0)
+        if self.total_ms <= 0:
             return None
-        return self.output_tokens / (span / 1000.0)
+        return self.output_tokens / (self.total_ms / 1000.0)
 
     def to_dict(self) -> dict[str, object]:
         """Every field plus ``tokens_per_s``; JSON-serialisable."""
@@ -174,9 +183,28 @@ class EntryStats:
         return data
 
 
+def stop_for_error(error: ErrorInfo | None) -> StopReason:
+    """The stop reason of an entry that ended with ``error`` (None: it answered)."""
+    if error is None:
+        return StopReason.STOP
+    if error.kind is ErrorKind.TIMEOUT:
+        return StopReason.TIMEOUT
+    if error.kind is ErrorKind.CANCELLED:
+        return StopReason.CANCELLED
+    return StopReason.ERROR
+
+
 @dataclass(frozen=True)
 class EntryResult:
-    """The outcome of one entry. ``text`` is kept even when it failed."""
+    """The outcome of one entry. ``text`` is kept even when it failed.
+
+    ``stop_reason`` says how it ended (:class:`StopReason`): ``stop`` or
+    ``length`` for an answer (``ok``), ``cut`` when the server ended the
+    stream without its end signal (an error, with the text so far),
+    ``timeout``, ``cancelled`` or ``error`` otherwise. ``finish_reason`` is
+    the server's own word (``stop``, ``end_turn``, ``length`` ...), if it
+    sent one.
+    """
 
     index: int
     entry: Entry
@@ -184,6 +212,12 @@ class EntryResult:
     truncated: bool
     error: ErrorInfo | None
     stats: EntryStats
+    stop_reason: StopReason = None  # type: ignore[assignment]  # from error when not given
+    finish_reason: str | None = None
+
+    def __post_init__(self) -> None:
+        if self.stop_reason is None:
+            object.__setattr__(self, "stop_reason", stop_for_error(self.error))
 
     @property
     def ok(self) -> bool:
@@ -294,7 +328,9 @@ class _Run:
     http_status: int | None = None
     retries: int = 0
     #: Why the task was cancelled by us: "cancelled", "total", "first_token".
-    stop_reason: str | None = None
+    halt: str | None = None
+    #: The provider's last Finish (None: it sent none).
+    finish: Finish | None = None
     finished: bool = False
     handles: list[asyncio.TimerHandle] = field(default_factory=list)
     first_token_handle: asyncio.TimerHandle | None = None
@@ -306,6 +342,16 @@ class _Run:
 
 def _estimate_tokens(chars: int) -> int:
     return math.ceil(chars / CHARS_PER_TOKEN)
+
+
+#: Tokens a chat template adds around each message (ChatML: ``<|im_start|>role\n``
+#: ... ``<|im_end|>\n``), for the input estimate when the server reports none.
+TEMPLATE_TOKENS_PER_MESSAGE = 4
+
+
+def _estimate_input(request: Request) -> int:
+    messages = len(request.messages) if request.fim is None else 0
+    return _estimate_tokens(_request_chars(request)) + TEMPLATE_TOKENS_PER_MESSAGE * messages
 
 
 def _request_chars(request: Request) -> int:
@@ -428,8 +474,8 @@ class FanOut:
         """Cancel ``run``'s task, remembering why (first reason wins)."""
         if run.finished or run.task is None or run.task.done():
             return
-        if run.stop_reason is None:
-            run.stop_reason = reason
+        if run.halt is None:
+            run.halt = reason
         run.task.cancel()
 
     def _push(self, event: Event) -> None:
@@ -454,10 +500,10 @@ class FanOut:
         try:
             error = await engine._execute(self, run)
         except asyncio.CancelledError:
-            if run.stop_reason is None:
+            if run.halt is None:
                 # Not ours (loop shutdown, an outer cancel): record, then let it through.
                 foreign_cancel = True
-                run.stop_reason = "cancelled"
+                run.halt = "cancelled"
             else:
                 # We asked for this cancel and handle it here: undo its count
                 # (Python 3.11+) so the task is not left "cancelling".
@@ -499,13 +545,13 @@ class FanOut:
 
     def _task_done(self, run: _Run, _task: object) -> None:
         if self._results[run.index] is None:
-            if run.stop_reason is None:
-                run.stop_reason = "cancelled"
+            if run.halt is None:
+                run.halt = "cancelled"
             self._finish(run, self._stop_error(run))
 
     def _stop_error(self, run: _Run) -> ErrorInfo:
         entry = run.entry
-        reason = run.stop_reason
+        reason = run.halt
         if reason == "total":
             if run.started_mono is None:
                 msg = f"no free slot within the {entry.timeout_ms} ms deadline"
@@ -518,6 +564,14 @@ class FanOut:
             ms = self._engine._config.engine.first_token_timeout_ms
             return ErrorInfo(ErrorKind.TIMEOUT, f"no first token within {ms} ms")
         return ErrorInfo(ErrorKind.CANCELLED, "stopped on request")
+
+
+def _cut_message(run: _Run, finish: Finish) -> str:
+    """Why a cut answer is not done, in words a person understands."""
+    what = finish.missing or "its end signal"
+    if not run.parts:
+        return f"the server ended the answer before any text, without {what} (cut)"
+    return f"the server ended the answer after {run.chunks} pieces, without {what} (cut)"
 
 
 def _error_from_exception(exc: BaseException, scrub: Callable[[str], str]) -> ErrorInfo:
@@ -888,7 +942,10 @@ class Engine:
             )
             try:
                 await self._stream(fan, run, provider, call)
-                return None
+                finish = run.finish
+                if finish is None or finish.stop is not StopReason.CUT:
+                    return None
+                return ErrorInfo(ErrorKind.BAD_RESPONSE, _cut_message(run, finish))
             except ProviderError as exc:
                 error = ErrorInfo(exc.kind, self._scrub(exc.message, key), exc.status)
                 status = exc.status if exc.status is not None else call.transfer.status
@@ -938,7 +995,7 @@ class Engine:
                     if event.output_tokens is not None:
                         run.usage_out = event.output_tokens
                 elif isinstance(event, Finish):
-                    pass
+                    run.finish = event
         finally:
             # Close the provider's generator now (not at garbage collection), so
             # its HTTP connection goes back or is closed at once.
@@ -959,20 +1016,26 @@ class Engine:
             else None
         )
         total_ms = (now - started) * 1000.0 if started is not None else None
-        estimated = False
         input_tokens: int | None = None
         output_tokens: int | None = None
+        in_source: str | None = None
+        out_source: str | None = None
         answered = bool(text) or run.usage_in is not None or run.usage_out is not None
         if started is not None and run.request is not None and (error is None or answered):
-            input_tokens = run.usage_in
+            input_tokens, in_source = run.usage_in, "server"
             if input_tokens is None:
-                input_tokens = _estimate_tokens(_request_chars(run.request))
-                estimated = True
-            output_tokens = run.usage_out
-            if output_tokens is None:
-                output_tokens = _estimate_tokens(len(text))
-                estimated = True
+                input_tokens, in_source = _estimate_input(run.request), "estimate"
+            output_tokens, out_source = run.usage_out, "server"
+            if output_tokens is None and run.entry.stream and run.chunks > 1:
+                output_tokens, out_source = run.chunks, "chunks"
+            elif output_tokens is None:
+                output_tokens, out_source = _estimate_tokens(len(text)), "estimate"
+        estimated = "estimate" in (in_source, out_source) or "chunks" in (in_source, out_source)
         truncated = error is not None and bool(text)
+        finish = run.finish
+        stop = stop_for_error(error)
+        if finish is not None and (error is None or finish.stop is StopReason.CUT):
+            stop = finish.stop
         if error is None:
             status = "ok"
         elif error.kind is ErrorKind.CANCELLED:
@@ -997,8 +1060,13 @@ class Engine:
             started_at=run.started_wall,
             chunks=run.chunks,
             http_status=run.http_status,
+            input_source=in_source,
+            output_source=out_source,
         )
-        return EntryResult(run.index, run.entry, text, truncated, error, stats)
+        return EntryResult(
+            run.index, run.entry, text, truncated, error, stats,
+            stop_reason=stop, finish_reason=None if finish is None else finish.reason,
+        )
 
     def _record(self, result: EntryResult) -> None:
         sink = self._stats

@@ -84,6 +84,9 @@ class StatsRecord:
     bytes_received: int
     retries: int = 0
     http_status: int | None = None
+    #: How it ended (:class:`~hexai_nvim.providers.base.StopReason` value);
+    #: None in records written before it was kept.
+    stop_reason: str | None = None
 
     @property
     def key(self) -> str:
@@ -103,6 +106,7 @@ class StatsRecord:
             model=entry.model,
             label=entry.label,
             **data,
+            stop_reason=result.stop_reason.value,
         )
 
     def to_json(self) -> str:
@@ -133,8 +137,12 @@ class StatsRecord:
 _RECORD_FIELDS: tuple[str, ...] = tuple(f.name for f in fields(StatsRecord))
 #: What identifies the request (from the entry); everything else is measured.
 _IDENTITY_FIELDS = frozenset({"ts", "surface", "provider", "model", "label"})
+#: What comes from the result itself, not from its stats.
+_RESULT_FIELDS = frozenset({"stop_reason"})
 #: The fields copied from :meth:`EntryStats.to_dict` by name.
-MEASURED_FIELDS: tuple[str, ...] = tuple(n for n in _RECORD_FIELDS if n not in _IDENTITY_FIELDS)
+MEASURED_FIELDS: tuple[str, ...] = tuple(
+    n for n in _RECORD_FIELDS if n not in _IDENTITY_FIELDS and n not in _RESULT_FIELDS
+)
 
 #: How every line :meth:`StatsRecord.to_json` writes begins.
 _TS_PREFIX = re.compile(r'\{"ts":(-?\d+(?:\.\d+)?(?:[eE][-+]?\d+)?)[,}]')

@@ -49,7 +49,7 @@ from collections.abc import AsyncIterable, Callable, Sequence
 from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any, Protocol, TextIO
 
-from hexai_nvim.surfaces.format import format_ms, format_stats
+from hexai_nvim.surfaces.format import format_ms, format_stats, stop_words
 
 if TYPE_CHECKING:
     from hexai_nvim.config.model import Config, Entry
@@ -250,6 +250,8 @@ def result_to_json(result: EntryResult) -> dict[str, Any]:
         "label": entry.label,
         "text": result.text,
         "truncated": result.truncated,
+        "stop_reason": result.stop_reason.value,
+        "finish_reason": result.finish_reason,
         "error": None if error is None else {"kind": error.kind.value, "message": error.message},
         "stats": result.stats.to_dict(),
     }
@@ -263,6 +265,9 @@ def stats_line(result: EntryResult) -> str:
         parts.append(f"✗ {result.error.label()}")
         if result.truncated:
             parts.append("answer truncated")
+    words = stop_words(result)
+    if words:
+        parts.append(words)
     if s.queued_ms >= 1:
         parts.append(f"queued {format_ms(s.queued_ms)}")
     figures = format_stats(s)

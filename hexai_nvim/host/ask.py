@@ -13,7 +13,9 @@ Host → Lua (``require('hexai.ask')``), in this order per ask:
 - ``on_update(id, index, update)`` any number of times, where ``update`` has
   ``state`` (``waiting``, ``streaming``, ``done``, ``truncated``, ``error``,
   ``cancelled``), maybe ``append`` (text to add), ``stats`` (one line) and
-  ``error`` (``kind``, ``message``) once the entry is over.
+  ``error`` (``kind``, ``message``) once the entry is over, with its
+  ``stop_reason`` (:class:`~hexai_nvim.providers.base.StopReason` value; the
+  stats line starts with it in words when the model did not simply finish).
 
 Streamed text is batched per entry (:class:`StreamBatcher`): Neovim gets at
 most one update per entry every :data:`FLUSH_INTERVAL_S`, however fast the
@@ -31,7 +33,7 @@ from typing import TYPE_CHECKING, Any
 
 from hexai_nvim.host.rpc import Payload, method, per_runtime
 from hexai_nvim.host.runtime import ERROR, WARN, Runtime
-from hexai_nvim.surfaces.format import format_stats
+from hexai_nvim.surfaces.format import format_result
 
 # The engine (and with it the providers) and the prompt builders are imported
 # inside the handlers: Neovim waits while the host imports this module.
@@ -55,7 +57,8 @@ LUA_MODULE = "hexai.ask"
 
 def final_update(result: EntryResult) -> dict[str, Any]:
     """The last update of an entry: its state, stats and error (if any)."""
-    update: dict[str, Any] = {"stats": format_stats(result.stats)}
+    update: dict[str, Any] = {"stats": format_result(result),
+                              "stop_reason": result.stop_reason.value}
     error = result.error
     if error is None:
         update["state"] = "done"

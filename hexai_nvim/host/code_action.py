@@ -27,7 +27,7 @@ from typing import Any
 
 from hexai_nvim.host.rpc import Payload, method, per_runtime
 from hexai_nvim.host.runtime import ERROR, WARN, Runtime
-from hexai_nvim.surfaces.format import format_stats
+from hexai_nvim.surfaces.format import format_result
 
 # hexai_nvim.surfaces.code_action (and the providers it imports) is imported
 # inside the handlers: Neovim waits while the host imports this module.
@@ -137,7 +137,7 @@ def run_action(rt: Runtime, payload: Payload) -> bool:
             raise
         if result.error is not None:
             rt.lua(LUA_MODULE, "on_result", request_id, {
-                **described, "ok": False, "stats": format_stats(result.stats),
+                **described, "ok": False, "stats": format_result(result),
                 "error": {"kind": result.error.kind.value, "message": result.error.message},
             })
             return
@@ -149,7 +149,7 @@ def run_action(rt: Runtime, payload: Payload) -> bool:
             })
             return
         rt.lua(LUA_MODULE, "on_result", request_id, {
-            **described, "ok": True, "text": text, "stats": format_stats(result.stats),
+            **described, "ok": True, "text": text, "stats": format_result(result),
         })
 
     state.task = rt.spawn(go(), what="code action")

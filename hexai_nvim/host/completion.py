@@ -120,6 +120,10 @@ class EntryState:
     truncated: bool = False
     error_kind: str | None = None
     error_message: str | None = None
+    #: How the answer ended (a StopReason value) and, unless the model simply
+    #: finished, the same in words ("cut at 16 tokens (token limit)").
+    stop_reason: str | None = None
+    stop: str | None = None
 
     def to_lua(self) -> dict[str, Any]:
         data: dict[str, Any] = {
@@ -131,7 +135,7 @@ class EntryState:
             "truncated": self.truncated,
         }
         for name in ("ms", "ttft_ms", "output_tokens", "tokens_per_s", "error_kind",
-                     "error_message"):
+                     "error_message", "stop_reason", "stop"):
             value = getattr(self, name)
             if value is not None:
                 data[name] = value
@@ -228,6 +232,7 @@ class CompletionService:
 def apply_result(state: EntryState, result: EntryResult, ctx: CursorContext, ms: int) -> None:
     """Fold an entry's final result into its state (cleaning the suggestion)."""
     from hexai_nvim.surfaces.completion import clean_suggestion
+    from hexai_nvim.surfaces.format import stop_words
 
     state.ms = ms
     stats = result.stats
@@ -236,6 +241,8 @@ def apply_result(state: EntryState, result: EntryResult, ctx: CursorContext, ms:
     tps = stats.tokens_per_s
     state.tokens_per_s = None if tps is None else round(tps, 1)
     state.truncated = result.truncated
+    state.stop_reason = result.stop_reason.value
+    state.stop = stop_words(result) or None
     if result.error is not None and not (result.truncated and result.text.strip()):
         state.status = "error"
         state.error_kind = result.error.kind.value

@@ -10,7 +10,8 @@ Streaming reads the SSE events ``message_start`` (input tokens),
 ``message_delta`` (stop reason, output tokens), ``message_stop``, ``ping``,
 and ``error`` (raised as :class:`ProviderError`: ``overloaded_error`` is
 ``server``, ``rate_limit_error`` is ``rate_limited`` ...). A stream that ends
-before ``message_stop`` and without a stop reason is ``bad_response``.
+before ``message_stop`` is ``cut`` (:class:`~hexai_nvim.providers.base.StopReason`),
+whatever it said before.
 """
 
 from __future__ import annotations
@@ -134,6 +135,9 @@ class AnthropicStreamDecoder(StreamDecoder[SSEEvent]):
 
     def __init__(self, api_key: str | None) -> None:
         super().__init__(SSEParser(), api_key)
+
+    def complete(self) -> bool:
+        return self.done
 
     def unit(self, sse: SSEEvent, events: list[ProviderEvent]) -> None:
         data = decode_json(sse.data, self.api_key, "stream")

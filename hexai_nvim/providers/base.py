@@ -85,9 +85,59 @@ class UsageReport:
     output_tokens: int | None = None
 
 
+class StopReason(str, enum.Enum):
+    """How an answer ended, whatever the wire format said.
+
+    - ``stop``: the model finished (or stopped at a stop sequence, a tool call);
+    - ``length``: it hit the token limit (``max_tokens``, ``num_predict``);
+    - ``cut``: the stream ended without the format's end signal (OpenAI-style
+      ``finish_reason``, Anthropic ``message_stop``, Ollama ``done``): the
+      server gave up, the answer is incomplete;
+    - ``timeout``, ``cancelled``, ``error``: set by the engine for an entry
+      that failed or was stopped.
+    """
+
+    STOP = "stop"
+    LENGTH = "length"
+    CUT = "cut"
+    TIMEOUT = "timeout"
+    CANCELLED = "cancelled"
+    ERROR = "error"
+
+    @classmethod
+    def from_wire(cls, reason: str | None) -> StopReason:
+        """The stop reason of a server's own word for it (None: it said nothing)."""
+        if reason is not None and reason.strip().lower() in _LENGTH_WORDS:
+            return cls.LENGTH
+        return cls.STOP
+
+    @property
+    def ok(self) -> bool:
+        """True for an answer that ended as the model or its limit meant it to."""
+        return self in (StopReason.STOP, StopReason.LENGTH)
+
+
+#: What OpenAI (``length``), Anthropic (``max_tokens``,
+#: ``model_context_window_exceeded``) and Ollama (``length``) say for a limit.
+_LENGTH_WORDS = frozenset({"length", "max_tokens", "model_context_window_exceeded"})
+
+
 @dataclass(frozen=True)
 class Finish:
+    """The end of an answer: the server's own ``reason`` and its typed ``stop``.
+
+    ``stop`` defaults to :meth:`StopReason.from_wire` of ``reason``; a decoder
+    that saw no end signal passes :attr:`StopReason.CUT` and says in
+    ``missing`` what it waited for.
+    """
+
     reason: str | None = None
+    stop: StopReason = None  # type: ignore[assignment]  # filled in __post_init__
+    missing: str | None = field(default=None, compare=False)
+
+    def __post_init__(self) -> None:
+        if self.stop is None:
+            object.__setattr__(self, "stop", StopReason.from_wire(self.reason))
 
 
 ProviderEvent = TextDelta | UsageReport | Finish

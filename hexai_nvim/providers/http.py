@@ -38,6 +38,7 @@ from hexai_nvim.providers.base import (
     Provider,
     ProviderError,
     ProviderEvent,
+    StopReason,
     UsageReport,
 )
 
@@ -53,7 +54,7 @@ __all__ = [
     "UsageTracker",
     "decode_json",
     "error_from_payload",
-    "finish_or_truncated",
+    "finish_or_cut",
     "header_secrets",
     "kind_for_status",
     "parse_retry_after",
@@ -480,8 +481,10 @@ class StreamDecoder(Generic[_U]):
     the body ends (or after ``done``) and returns the closing events (the last
     :class:`~hexai_nvim.providers.base.UsageReport`, then
     :class:`~hexai_nvim.providers.base.Finish`). A stream is complete when
-    ``done`` or when the server gave a stop ``reason``; else it was cut short
-    (``bad_response``, naming :attr:`end_marker`).
+    :meth:`complete` says so (by default: ``done``, or the server gave a stop
+    ``reason``); else it was cut short
+    (its :class:`~hexai_nvim.providers.base.Finish` says
+    :attr:`~hexai_nvim.providers.base.StopReason.CUT`, naming :attr:`end_marker`).
 
     A failure (malformed data, an error event, a stream cut short) is a
     :class:`ProviderError`. When it comes after events of the same piece, those
@@ -517,13 +520,17 @@ class StreamDecoder(Generic[_U]):
                 break
             self.unit(unit, events)
 
+    def complete(self) -> bool:
+        """Whether the format's end signal was seen (else the stream was cut)."""
+        return self.done or self.reason is not None
+
     def close(self, events: list[ProviderEvent]) -> None:
-        """Append the closing events; raise ``bad_response`` if cut short."""
+        """Append the closing events: a :class:`Finish`, whose ``stop`` is
+        :attr:`StopReason.CUT` when the end signal never came."""
         if not self.done:
             for unit in self.splitter.finish():
                 self.unit(unit, events)
-        ended = self.done or self.reason is not None
-        events.append(finish_or_truncated(ended, self.reason, self.end_marker))
+        events.append(finish_or_cut(self.complete(), self.reason, self.end_marker))
 
     def feed(self, data: bytes) -> list[ProviderEvent]:
         if self.error is not None:
@@ -658,12 +665,10 @@ async def _drain_briefly(resp: aiohttp.ClientResponse, call: Call) -> None:
             await asyncio.wait_for(drain(), 0.05)
 
 
-def finish_or_truncated(done: bool, reason: str | None, what: str) -> Finish:
-    """The :class:`Finish` of a stream, or ``bad_response`` if it was cut short."""
-    if not done:
-        raise ProviderError(
-            ErrorKind.BAD_RESPONSE, f"the answer stream ended before {what} (truncated)"
-        )
+def finish_or_cut(complete: bool, reason: str | None, what: str) -> Finish:
+    """The :class:`Finish` of a stream: ``cut`` when it ended before ``what``."""
+    if not complete:
+        return Finish(reason, StopReason.CUT, missing=what)
     return Finish(reason)
 
 
@@ -680,24 +685,45 @@ def _as_count(value: Any) -> int | None:
 class UsageTracker:
     """Merges token counts found anywhere in an answer.
 
-    ``update`` returns a :class:`UsageReport` holding everything known so far
-    when a count changed, else ``None``: consumers may keep the last report.
+    ``update`` takes the server's usage report (``usage``, ``x_groq.usage``,
+    ``prompt_eval_count`` ...); ``update_timings`` takes llama.cpp's
+    ``timings``, which only fill in what no usage report said: usage wins
+    (llama-server's ``timings.prompt_n`` leaves out the cached prompt tokens,
+    its ``usage.prompt_tokens`` does not). Both return a :class:`UsageReport`
+    holding everything known so far when a count changed, else ``None``:
+    consumers may keep the last report.
     """
 
     def __init__(self) -> None:
         self.input_tokens: int | None = None
         self.output_tokens: int | None = None
+        self._from_usage = [False, False]
 
     def update(self, input_tokens: Any = None, output_tokens: Any = None) -> UsageReport | None:
+        return self._set((input_tokens, output_tokens), usage=True)
+
+    def update_timings(self, timings: Mapping[str, Any]) -> UsageReport | None:
+        """Counts of llama.cpp ``timings``: input ``prompt_n + cache_n``, output ``predicted_n``."""
+        prompt = _as_count(timings.get("prompt_n"))
+        cached = _as_count(timings.get("cache_n")) or 0
+        return self._set(
+            (None if prompt is None else prompt + cached, timings.get("predicted_n")), usage=False
+        )
+
+    def _set(self, counts: tuple[Any, Any], *, usage: bool) -> UsageReport | None:
         changed = False
-        count = _as_count(input_tokens)
-        if count is not None and count != self.input_tokens:
-            self.input_tokens = count
-            changed = True
-        count = _as_count(output_tokens)
-        if count is not None and count != self.output_tokens:
-            self.output_tokens = count
-            changed = True
+        for slot, value in enumerate(counts):
+            count = _as_count(value)
+            if count is None or (self._from_usage[slot] and not usage):
+                continue
+            self._from_usage[slot] = self._from_usage[slot] or usage
+            current = self.input_tokens if slot == 0 else self.output_tokens
+            if count != current:
+                if slot == 0:
+                    self.input_tokens = count
+                else:
+                    self.output_tokens = count
+                changed = True
         return UsageReport(self.input_tokens, self.output_tokens) if changed else None
 
 

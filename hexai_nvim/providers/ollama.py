@@ -12,7 +12,7 @@ and a last line with ``done: true``, ``done_reason``, ``prompt_eval_count`` and
 ``eval_count``. A whole answer is the same object on one line, so both are read
 by one decoder. ``{"error": "..."}`` (as a body or a line) becomes a
 :class:`ProviderError`; a stream that ends before its ``done`` line is
-``bad_response``.
+``cut`` (:class:`~hexai_nvim.providers.base.StopReason`).
 """
 
 from __future__ import annotations
@@ -105,6 +105,9 @@ class OllamaStreamDecoder(StreamDecoder[str]):
 
     def __init__(self, api_key: str | None) -> None:
         super().__init__(LineSplitter(), api_key)
+
+    def complete(self) -> bool:
+        return self.done
 
     def unit(self, text: str, events: list[ProviderEvent]) -> None:
         if text.strip():

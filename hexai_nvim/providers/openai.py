@@ -10,11 +10,14 @@ itself and in ``max_tokens`` everywhere else. Streaming asks for
 Accepted variations seen in real traffic: SSE comments and ``event:`` lines,
 CRLF line ends, a final usage chunk whose ``choices`` is empty, usage inside
 ``x_groq.usage`` (Groq) or on the finish chunk, llama.cpp ``timings``
-(``prompt_n``/``predicted_n``), ``content: null``, and reasoning text in
+(input ``prompt_n + cache_n``, output ``predicted_n``; ``usage`` wins where
+both are sent), ``content: null``, and reasoning text in
 ``reasoning``/``reasoning_content`` (never part of the answer). An ``error``
-object inside the stream (OpenRouter) becomes a :class:`ProviderError`. A
-stream that ends with neither ``[DONE]`` nor a ``finish_reason`` is
-``bad_response`` (truncated).
+object inside the stream (OpenRouter) becomes a :class:`ProviderError`. The
+end signal of an answer is its ``finish_reason``: a stream that ends without
+one is ``cut`` (:class:`~hexai_nvim.providers.base.StopReason`), even when it
+ends with ``data: [DONE]`` (llama-cpp-python ends a running stream that way
+when another request arrives).
 """
 
 from __future__ import annotations
@@ -140,7 +143,7 @@ def _usage(data: dict[str, Any], tracker: UsageTracker) -> ProviderEvent | None:
             )
     timings = data.get("timings")
     if isinstance(timings, dict):
-        report = tracker.update(timings.get("prompt_n"), timings.get("predicted_n")) or report
+        report = tracker.update_timings(timings) or report
     return report
 
 
@@ -179,10 +182,15 @@ def whole_answer(data: Any, api_key: str | None) -> list[ProviderEvent]:
 class OpenAIStreamDecoder(StreamDecoder[SSEEvent]):
     """SSE chunks of one streamed chat completion."""
 
-    end_marker = "[DONE] or a finish_reason"
+    end_marker = "a finish_reason"
 
     def __init__(self, api_key: str | None) -> None:
         super().__init__(SSEParser(), api_key)
+
+    def complete(self) -> bool:
+        # ``[DONE]`` alone is no end signal: llama-cpp-python sends it when it
+        # drops a running stream for a newer request.
+        return self.reason is not None
 
     def unit(self, sse: SSEEvent, events: list[ProviderEvent]) -> None:
         payload = sse.data.strip()

@@ -8,7 +8,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from hexai_nvim.engine import EntryStats
+    from hexai_nvim.engine import EntryResult, EntryStats
 
 
 def format_ms(ms: float) -> str:
@@ -42,3 +42,33 @@ def format_stats(stats: EntryStats) -> str:
     if stats.retries:
         parts.append(f"{stats.retries} retr{'y' if stats.retries == 1 else 'ies'}")
     return " · ".join(parts)
+
+
+def stop_words(result: EntryResult) -> str:
+    """How the answer ended, in words; "" for an answer the model finished.
+
+    ``length``: "cut at 200 tokens (token limit)"; ``cut``: "cut short by the
+    server at 418 tokens"; ``timeout``, ``cancelled``, ``error`` say so with
+    the tokens received. Estimated counts carry ``~``.
+    """
+    stop = result.stop_reason.value
+    stats = result.stats
+    mark = "~" if stats.tokens_estimated else ""
+    at = f" at {mark}{stats.output_tokens} tokens" if result.text and stats.output_tokens else ""
+    if stop == "length":
+        return f"cut{at} (token limit)" if at else "stopped at the token limit"
+    if stop == "cut":
+        return f"cut short by the server{at}" if at else "cut by the server before any text"
+    if stop == "timeout":
+        return f"timed out{at}"
+    if stop == "cancelled":
+        return f"cancelled{at}"
+    if stop == "error":
+        return f"failed{' after' + at[3:] if at else ''}"
+    return ""
+
+
+def format_result(result: EntryResult) -> str:
+    """The stats line of a finished entry, led by :func:`stop_words` when it did
+    not simply finish (ask headers, the completion menu, the terminal)."""
+    return " · ".join(part for part in (stop_words(result), format_stats(result.stats)) if part)

@@ -243,6 +243,10 @@ function H.tag(e)
       stats = e.ms and (e.ms .. ' ms') or ''
     end
   end
+  -- How the answer ended, when the model did not simply finish ("cut at 16 tokens").
+  if e.stop and e.stop ~= '' and not stats:find(e.stop, 1, true) then
+    stats = stats ~= '' and (stats .. ' · ' .. e.stop) or e.stop
+  end
   return '[' .. e.label .. (stats ~= '' and (' ' .. stats) or '') .. ']'
 end
 

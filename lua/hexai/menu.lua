@@ -28,7 +28,8 @@ function M.items(snapshot, typed)
       items[#items + 1] = {
         word = first,
         abbr = H.shorten(first ~= '' and first or '⏎ ' .. (lines[2] or ''), 60),
-        menu = '[' .. e.label .. ']',
+        -- The menu column also says when the answer did not simply finish.
+        menu = '[' .. e.label .. ']' .. ((e.stop_reason and e.stop_reason ~= 'stop') and (' ' .. e.stop_reason) or ''),
         kind = 'hexai',
         info = M.documentation(e),
         empty = 1,
@@ -53,7 +54,11 @@ function M.stats_line(e)
   if e.ttft_ms then parts[#parts + 1] = 'first token ' .. e.ttft_ms .. ' ms' end
   if e.output_tokens then parts[#parts + 1] = e.output_tokens .. ' tokens' end
   if e.tokens_per_s then parts[#parts + 1] = e.tokens_per_s .. ' tok/s' end
-  if e.truncated then parts[#parts + 1] = 'truncated' end
+  if e.stop and e.stop ~= '' then
+    parts[#parts + 1] = e.stop
+  elseif e.truncated then
+    parts[#parts + 1] = 'truncated'
+  end
   return table.concat(parts, ' · ')
 end
 

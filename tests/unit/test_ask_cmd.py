@@ -153,7 +153,7 @@ def test_prompt_from_args_and_stdin_follows_hexai() -> None:
 
 def test_stats_line_for_answers_and_errors() -> None:
     line = stats_line(result(0, "x"))
-    assert line == "ttft 120 ms · total 1.50 s · 12 in / 40 out tok · 29.0 tok/s"
+    assert line == "ttft 120 ms · total 1.50 s · 12 in / 40 out tok · 28.3 tok/s"  # 39 / 1.38 s
     err = stats_line(result(1, "", ErrorInfo(ErrorKind.AUTH, "bad key", 401)))
     assert err.startswith("✗ auth (HTTP 401): bad key")
     cut = stats_line(result(1, "part", ErrorInfo(ErrorKind.TIMEOUT, "cut at 100 ms")))
@@ -328,8 +328,10 @@ async def test_json_view_prints_exactly_the_documented_shape() -> None:
     doc = json.loads(out.getvalue())
     assert list(doc) == ["entries"]
     first, second, third = doc["entries"]
-    assert set(first) == {"provider", "model", "label", "text", "truncated", "error", "stats"}
+    assert set(first) == {"provider", "model", "label", "text", "truncated", "stop_reason",
+                          "finish_reason", "error", "stats"}
     assert first["text"] == "answer of m0" and first["error"] is None
+    assert (first["stop_reason"], second["stop_reason"]) == ("stop", "error")
     assert second["error"] == {"kind": "auth", "message": "invalid key"}
     assert third["label"] == "p:m2" and third["provider"] == "p" and third["model"] == "m2"
     for key in ("ttft_ms", "total_ms", "input_tokens", "output_tokens", "status"):

@@ -21,10 +21,12 @@ from hexai_nvim.providers import HttpPool, make_provider
 from hexai_nvim.providers.base import (
     Call,
     ErrorKind,
+    Finish,
     Message,
     ProviderError,
     ProviderEvent,
     Request,
+    StopReason,
     TextDelta,
 )
 from hexai_nvim.providers.http import (
@@ -357,6 +359,14 @@ async def test_broken_answers_are_bad_response(
     sim: Sim, http: HttpPool, provider_kind: str, fault: str, stream: bool
 ) -> None:
     call = make_call(f"m+fault={fault}", stream=stream)
+    if stream and fault == "truncate":
+        # A stream that simply stops is no transport failure: its Finish says cut
+        # (the engine makes that a failure, tests/unit/test_stop_reason.py).
+        events = [e async for e in make_provider(
+            spec(provider_kind, url_for(sim, provider_kind)), http).stream(call)]
+        assert events[-1] == Finish(None, StopReason.CUT)
+        assert text_of(events) == reply_text("m", PROMPT, tokens=6)
+        return
     error, events = await fail(http, spec(provider_kind, url_for(sim, provider_kind)), call)
     assert error.kind is ErrorKind.BAD_RESPONSE
     if stream and fault in ("truncate", "disconnect"):

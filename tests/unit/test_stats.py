@@ -12,6 +12,7 @@ from types import SimpleNamespace
 import pytest
 
 from hexai_nvim.cli.stats_cmd import format_table
+from hexai_nvim.providers.base import StopReason
 from hexai_nvim.stats import (
     PRUNE_INTERVAL_S,
     StatsRecord,
@@ -221,9 +222,11 @@ def test_measured_fields_are_the_engines_fields_copied_by_name() -> None:
     entry = SimpleNamespace(
         surface="ask", provider=SimpleNamespace(name="p"), model="m", label="L"
     )
-    result = SimpleNamespace(entry=entry, stats=stats)
+    result = SimpleNamespace(entry=entry, stats=stats, stop_reason=StopReason.CUT)
     record = StatsRecord.from_result(result, ts=5.0)  # type: ignore[arg-type]
     assert (record.provider, record.model, record.label, record.ts) == ("p", "m", "L", 5.0)
-    assert record.queued_ms == 1.235 and record.tokens_per_s == 50.0
+    # the decode rate: the 49 tokens after the first over the 1 s after it
+    assert record.queued_ms == 1.235 and record.tokens_per_s == 49.0
+    assert record.stop_reason == "cut"
     assert (record.status, record.error_kind, record.retries) == ("truncated", "timeout", 1)
     assert record.http_status == 200 and record.tokens_estimated
