@@ -32,6 +32,7 @@ bench: $(STAMP)
 	$(BIN)/python bench/fanout.py
 	$(BIN)/python bench/nvim_latency.py
 	$(BIN)/python bench/ask_stream.py
+	$(BIN)/python bench/arena_rating.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache build *.egg-info

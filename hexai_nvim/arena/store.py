@@ -124,6 +124,13 @@ class Candidate:
 _CANDIDATE_FIELDS = frozenset(f.name for f in fields(Candidate))
 
 
+def _candidate(data: dict[str, Any]) -> Candidate:
+    # Fast path for our own lines; fields a later writer added are dropped.
+    if data.keys() <= _CANDIDATE_FIELDS:
+        return Candidate(**data)
+    return Candidate(**{k: v for k, v in data.items() if k in _CANDIDATE_FIELDS})
+
+
 @dataclass(frozen=True)
 class Outcome:
     """What the person did with one set of suggestions."""
@@ -181,9 +188,7 @@ class Outcome:
             return None
         try:
             raw = data["candidates"]
-            candidates = tuple(
-                Candidate(**{k: v for k, v in c.items() if k in _CANDIDATE_FIELDS}) for c in raw
-            )
+            candidates = tuple(map(_candidate, raw))
             chosen = tuple(int(i) for i in data.get("chosen", ()))
             outcome = cls(
                 ts=float(data["ts"]),
