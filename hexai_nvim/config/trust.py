@@ -26,7 +26,7 @@ out of :func:`guard` holds only credentials that may go to its ``base_url``.
 from __future__ import annotations
 
 import urllib.parse
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import replace
 from types import MappingProxyType
 from typing import Any
@@ -62,7 +62,7 @@ def same_address(a: str, b: str | None) -> bool:
 
 
 def user_base_url(
-    name: str, layers: list[tuple[str, Mapping[str, Any]]], default: str | None
+    name: str, layers: Sequence[tuple[str, Mapping[str, Any]]], default: str | None
 ) -> str | None:
     """The ``base_url`` of provider ``name`` from every layer but the project's."""
     url = default
