@@ -312,12 +312,22 @@ class StatsStore:
 
 @dataclass(frozen=True)
 class ModelSummary:
-    """Figures of one ``provider:model`` over the window."""
+    """Figures of one entry (label and ``provider:model``) over the window.
+
+    ``requests`` counts every finished request; ``cancelled`` those stopped on
+    purpose (a newer keystroke superseded a completion, ``:HexaiCancel``),
+    which say nothing about the model; ``errors`` the ones that failed
+    (truncated answers included, see ``truncated``). Answered ones are
+    ``requests - cancelled - errors``.
+    """
 
     provider: str
     model: str
+    label: str
     requests: int
     errors: int
+    cancelled: int
+    truncated: int
     p50_ms: float | None
     p95_ms: float | None
     p50_ttft_ms: float | None
@@ -349,17 +359,20 @@ def percentile(values: Iterable[float], q: float) -> float | None:
 
 
 def summarize(records: Iterable[StatsRecord]) -> list[ModelSummary]:
-    """One summary per ``provider:model``, in order of first appearance.
+    """One summary per label and ``provider:model``, in order of first appearance.
 
     Latency and time to first token are taken over answered requests
-    (``status == "ok"``); every other status counts as an error.
+    (``status == "ok"``). ``cancelled`` is counted apart; every other status
+    (``error``, ``truncated``) is an error.
     """
-    groups: dict[tuple[str, str], list[StatsRecord]] = {}
+    groups: dict[tuple[str, str, str], list[StatsRecord]] = {}
     for record in records:
-        groups.setdefault((record.provider, record.model), []).append(record)
+        label = record.label if isinstance(record.label, str) and record.label else record.key
+        groups.setdefault((label, record.provider, record.model), []).append(record)
     out: list[ModelSummary] = []
-    for (provider, model), group in groups.items():
+    for (label, provider, model), group in groups.items():
         ok = [r for r in group if r.status == "ok"]
+        cancelled = sum(1 for r in group if r.status == "cancelled")
         totals = [r.total_ms for r in ok if r.total_ms is not None]
         ttfts = [r.ttft_ms for r in ok if r.ttft_ms is not None]
         rates = [r.tokens_per_s for r in ok if r.tokens_per_s is not None]
@@ -367,8 +380,11 @@ def summarize(records: Iterable[StatsRecord]) -> list[ModelSummary]:
             ModelSummary(
                 provider=provider,
                 model=model,
+                label=label,
                 requests=len(group),
-                errors=len(group) - len(ok),
+                errors=len(group) - len(ok) - cancelled,
+                cancelled=cancelled,
+                truncated=sum(1 for r in group if r.status == "truncated"),
                 p50_ms=percentile(totals, 50),
                 p95_ms=percentile(totals, 95),
                 p50_ttft_ms=percentile(ttfts, 50),

@@ -21,6 +21,7 @@ from hexai_nvim.config.example import EXAMPLE_TOML
 from hexai_nvim.config.files import global_config_path, read_toml
 from hexai_nvim.config.loader import load_layers
 from hexai_nvim.config.view import describe_config
+from hexai_nvim.surfaces.format import count_of
 
 PROG = "hexai config"
 
@@ -120,8 +121,8 @@ def _check(args: argparse.Namespace) -> int:
             for warning in exc.warnings:
                 print(f"warning: {warning}")
             print(
-                f"{PROG}: invalid: {_count(len(exc.problems), 'problem')}, "
-                f"{_count(len(exc.warnings), 'warning')}"
+                f"{PROG}: invalid: {count_of(len(exc.problems), 'problem')}, "
+                f"{count_of(len(exc.warnings), 'warning')}"
             )
         return 1
     if args.json:
@@ -137,7 +138,7 @@ def _check(args: argparse.Namespace) -> int:
     for warning in config.warnings:
         print(f"warning: {warning}")
     files = ", ".join(config.files) if config.files else "no config files, defaults only"
-    print(f"{PROG}: valid ({files}); {_count(len(config.warnings), 'warning')}")
+    print(f"{PROG}: valid ({files}); {count_of(len(config.warnings), 'warning')}")
     return 0
 
 
@@ -252,7 +253,7 @@ def _diff(args: argparse.Namespace) -> int:
     if not lines:
         print("No changes")
         return 0
-    print(f"{_count(len(lines), 'change')}:")
+    print(f"{count_of(len(lines), 'change')}:")
     for line in lines:
         print(line)
     return 1
@@ -288,10 +289,6 @@ def _init(args: argparse.Namespace) -> int:
 
 
 # -- helpers
-
-
-def _count(number: int, noun: str) -> str:
-    return f"{number} {noun}{'' if number == 1 else 's'}"
 
 
 def _print_json(data: Any) -> None:

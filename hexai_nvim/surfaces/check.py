@@ -35,6 +35,7 @@ from hexai_nvim.config.keys import KeyInfo, mask_url, resolve_api_key
 from hexai_nvim.config.model import LAYERS, SURFACES, Config, ConfigError, Entry, ProviderSpec
 from hexai_nvim.providers.base import ErrorKind, Message, Request
 from hexai_nvim.surfaces.code_action import custom_actions
+from hexai_nvim.surfaces.format import with_article
 
 if TYPE_CHECKING:
     from hexai_nvim.engine import Engine
@@ -216,7 +217,8 @@ def static_report(
             tried = " or ".join(key.tried) if key.tried else "api_key_env / api_key_cmd"
             add(ERROR, f"{key.provider}: no API key found: set {tried}", section)
         else:
-            add(OK, f"{key.provider}: no key (a {key.kind} server usually needs none)", section)
+            server = with_article(key.kind)
+            add(OK, f"{key.provider}: no key ({server} server usually needs none)", section)
     return lines
 
 

@@ -11,6 +11,16 @@ if TYPE_CHECKING:
     from hexai_nvim.engine import EntryResult, EntryStats
 
 
+def count_of(number: int, noun: str) -> str:
+    """``1 change``, ``2 changes``, ``0 changes`` (nouns with a plain ``s`` plural)."""
+    return f"{number} {noun}{'' if number == 1 else 's'}"
+
+
+def with_article(word: str) -> str:
+    """``an ollama``, ``a llama.cpp``, ``an openai-compatible`` (by the first letter)."""
+    return f"{'an' if word[:1].lower() in 'aeiou' and word else 'a'} {word}"
+
+
 def format_ms(ms: float) -> str:
     """``850 ms`` below a second, ``1.24 s`` above."""
     if ms < 1000:

@@ -287,8 +287,7 @@ function H.render()
     local last = math.min(#lines, max_lines)
     for k = 2, last do continuation[#continuation + 1] = { { lines[k], 'HexaiSuggestion' } } end
     if #lines > last then
-      continuation[#continuation + 1] =
-        { { ('… %d more lines'):format(#lines - last), 'HexaiPending' } }
+      continuation[#continuation + 1] = { { H.more(#lines - last), 'HexaiPending' } }
     end
     if layout == 'cycle' then
       local pos = 1
@@ -364,6 +363,9 @@ function H.draw_block(buf, row, lines, height, above)
   })
 end
 
+--- `… 1 more line`, `… 3 more lines`.
+function H.more(n) return ('… %d more line%s'):format(n, n == 1 and '' or 's') end
+
 --- The labelled virtual lines of one non-selected entry.
 function H.entry_lines(st, e, indent, max, out)
   local tag = H.tag(e)
@@ -376,7 +378,7 @@ function H.entry_lines(st, e, indent, max, out)
       out[#out + 1] = { { pad .. lines[k], 'HexaiSuggestion' } }
     end
     if #lines > max then
-      out[#out + 1] = { { pad .. ('… %d more lines'):format(#lines - max), 'HexaiPending' } }
+      out[#out + 1] = { { pad .. H.more(#lines - max), 'HexaiPending' } }
     end
   elseif e.status == 'pending' or e.status == 'streaming' then
     out[#out + 1] = { { indent .. tag, 'HexaiPending' } }

@@ -100,8 +100,10 @@ def test_ask_json_prints_both_answers_with_stats(sim: SimThread, tmp_path: Path)
     models = {m["key"]: m for m in json.loads(stats_proc.stdout)["models"]}
     assert set(models) == {"sim:alpha", "local:beta"}
     assert models["sim:alpha"]["requests"] == 1 and models["sim:alpha"]["errors"] == 0
+    assert models["local:beta"]["label"] == "Local beta"
+    # The table names entries by their labels.
     table = hexai(tmp_path, "stats", "--config", str(config))
-    assert "sim:alpha" in table.stdout and "local:beta" in table.stdout
+    assert "sim:alpha" in table.stdout and "Local beta" in table.stdout
 
 
 def test_ask_exits_1_when_an_entry_is_unreachable_and_prints_the_other(

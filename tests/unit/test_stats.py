@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import json
+import os
+import subprocess
+import sys
 import threading
 import time
 from dataclasses import replace
@@ -156,8 +159,71 @@ def test_summarize_per_provider_model() -> None:
     table = format_table([first, second], 60)
     assert "openai:m" in table and "ollama:q" in table
     row = next(line for line in table.splitlines() if line.startswith("openai:m"))
-    assert row.split() == ["openai:m", "4", "1", "200", "300", "20", "30", "20.0"]
+    assert row.split() == ["openai:m", "4", "1", "0", "200", "300", "20", "30", "20.0"]
     assert format_table([], 15) == "no requests in the last 15 min"
+
+
+def test_cancelled_requests_are_counted_apart_from_errors() -> None:
+    records = [
+        rec(label="slow"),
+        *[rec(label="slow", status="cancelled", error_kind="cancelled", total_ms=50.0)] * 3,
+        rec(label="slow", status="error", error_kind="timeout", total_ms=None),
+        rec(label="slow", status="truncated", error_kind="timeout", total_ms=700.0),
+    ]
+    (summary,) = summarize(records)
+    assert (summary.requests, summary.errors, summary.cancelled, summary.truncated) == (6, 2, 3, 1)
+    # Latency over the answered request only: a cancel is no latency figure.
+    assert summary.p50_ms == 1000.0
+
+
+def test_entries_with_the_same_model_and_other_labels_get_their_own_rows() -> None:
+    first, second = summarize([rec(label="cold"), rec(label="warm"), rec(label="cold")])
+    assert (first.label, second.label) == ("cold", "warm")
+    assert first.key == second.key == "openai:m"
+
+
+def hexai_stats(tmp_path: Path, *argv: str) -> subprocess.CompletedProcess[str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("HEXAI_")}
+    env.update(XDG_CONFIG_HOME=str(tmp_path / "config"), XDG_CACHE_HOME=str(tmp_path / "cache"))
+    return subprocess.run([sys.executable, "-m", "hexai_nvim", "stats", *argv],
+                          capture_output=True, text=True, env=env, cwd=tmp_path, timeout=60,
+                          check=False, stdin=subprocess.DEVNULL)
+
+
+def test_hexai_stats_prints_errors_and_cancelled_in_their_own_columns(tmp_path: Path) -> None:
+    store = StatsStore(default_stats_path({"XDG_CACHE_HOME": str(tmp_path / "cache")}))
+    now = time.time()
+    fast = dict(label="local fast", provider="ollama", model="qwen")
+    slow = dict(label="cloud slow", provider="openai", model="gpt")
+    for i in range(5):
+        store.append(rec(ts=now - i, **fast))  # type: ignore[arg-type]
+    store.append(rec(ts=now, status="error", error_kind="auth", ttft_ms=None,
+                     **fast))  # type: ignore[arg-type]
+    for i in range(2):
+        store.append(rec(ts=now - i, **slow))  # type: ignore[arg-type]
+    for _ in range(7):  # superseded completions: cancelled, not failed
+        store.append(rec(ts=now, status="cancelled", error_kind="cancelled",
+                         **slow))  # type: ignore[arg-type]
+    store.append(rec(ts=now, status="truncated", error_kind="timeout",
+                     **slow))  # type: ignore[arg-type]
+    store.append(rec(ts=now - 3 * 3600, status="error", **slow))  # type: ignore[arg-type]
+
+    proc = hexai_stats(tmp_path)
+    assert proc.returncode == 0, proc.stderr
+    first, header, *rows = proc.stdout.splitlines()
+    assert first.startswith("requests finished in the last 60 min ([stats] window_minutes)")
+    assert header.split()[:4] == ["entry", "req", "err", "cancelled"]
+    by_label = {row[:len("local fast")]: row[len("local fast"):].split() for row in rows}
+    assert by_label["local fast"][:3] == ["6", "1", "0"]
+    assert by_label["cloud slow"][:3] == ["10", "1", "7"]  # the 3-hour-old error is outside
+
+    proc = hexai_stats(tmp_path, "--json", "--minutes", "600")
+    doc = json.loads(proc.stdout)
+    assert (doc["window_minutes"], doc["window_from"]) == (600, "--minutes")
+    slow_row = next(m for m in doc["models"] if m["label"] == "cloud slow")
+    assert slow_row["key"] == "openai:gpt"
+    assert (slow_row["requests"], slow_row["errors"], slow_row["cancelled"],
+            slow_row["truncated"]) == (11, 2, 7, 1)
 
 
 def test_damaged_bytes_are_skipped_when_reading_and_dropped_when_pruning(tmp_path: Path) -> None:
