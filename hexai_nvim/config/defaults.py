@@ -106,7 +106,7 @@ ENGINE: Mapping[str, Any] = MappingProxyType(
 #: Ours: ``[ui]``, read by the Lua side.
 UI: Mapping[str, Any] = MappingProxyType(
     {
-        "ask_layout": "stacked",
+        "ask_layout": "auto",
         "completion_layout": "stack",
         "auto_trigger": True,
         "default_keymaps": True,
@@ -114,7 +114,8 @@ UI: Mapping[str, Any] = MappingProxyType(
         "ghost_text": True,
     }
 )
-ASK_LAYOUTS: tuple[str, ...] = ("stacked", "columns")
+#: ``auto``: columns when every entry gets 60 cells side by side, else stacked.
+ASK_LAYOUTS: tuple[str, ...] = ("auto", "stacked", "columns")
 COMPLETION_LAYOUTS: tuple[str, ...] = ("stack", "cycle")
 
 #: Keys hexai knows below ``[prompts.*]``; anything else there is a warning.

@@ -121,7 +121,7 @@ retries = 2                    # on connection errors and HTTP 429/5xx
 
 # hexai.nvim: editor options (read by the Lua side).
 [ui]
-ask_layout = "stacked"         # stacked | columns
+ask_layout = "auto"            # auto (columns when each gets 60 cells) | stacked | columns
 completion_layout = "stack"    # stack | cycle
 auto_trigger = true
 default_keymaps = true

@@ -15,7 +15,11 @@ Host → Lua (``require('hexai.ask')``), in this order per ask:
   ``cancelled``), maybe ``append`` (text to add), ``stats`` (one line) and
   ``error`` (``kind``, ``message``) once the entry is over, with its
   ``stop_reason`` (:class:`~hexai_nvim.providers.base.StopReason` value; the
-  stats line starts with it in words when the model did not simply finish).
+  stats line starts with it in words when the model did not simply finish)
+  and ``score`` (``ttft``, ``total``, ``rate``, ``stop``: the scoreboard's
+  figures, formatted);
+- ``on_fastest(id, index)`` when an answered entry is the fastest so far
+  (lowest total time of the entries that answered).
 
 Streamed text is batched per entry (:class:`StreamBatcher`): Neovim gets at
 most one update per entry every :data:`FLUSH_INTERVAL_S`, however fast the
@@ -33,7 +37,7 @@ from typing import TYPE_CHECKING, Any
 
 from hexai_nvim.host.rpc import Payload, method, per_runtime
 from hexai_nvim.host.runtime import ERROR, WARN, Runtime
-from hexai_nvim.surfaces.format import format_result
+from hexai_nvim.surfaces.format import format_result, score_figures
 
 # The engine (and with it the providers) and the prompt builders are imported
 # inside the handlers: Neovim waits while the host imports this module.
@@ -56,9 +60,10 @@ LUA_MODULE = "hexai.ask"
 
 
 def final_update(result: EntryResult) -> dict[str, Any]:
-    """The last update of an entry: its state, stats and error (if any)."""
+    """The last update of an entry: its state, stats, scoreboard figures and error."""
     update: dict[str, Any] = {"stats": format_result(result),
-                              "stop_reason": result.stop_reason.value}
+                              "stop_reason": result.stop_reason.value,
+                              "score": score_figures(result)}
     error = result.error
     if error is None:
         update["state"] = "done"
@@ -139,6 +144,24 @@ class StreamBatcher:
         for timer in self._timers.values():
             timer.cancel()
         self._timers.clear()
+
+
+class FastestAnswer:
+    """The answered entry with the lowest total time, as results come in."""
+
+    def __init__(self) -> None:
+        self.index: int | None = None
+        self._total: float | None = None
+
+    def add(self, index: int, result: EntryResult) -> bool:
+        """Take one finished entry; True when it is the new fastest."""
+        total = result.stats.total_ms
+        if result.error is not None or total is None:
+            return False
+        if self._total is not None and total >= self._total:
+            return False
+        self.index, self._total = index, total
+        return True
 
 
 # ---------------------------------------------------------------------------
@@ -244,10 +267,10 @@ def start(rt: Runtime, prompt: str, context: AskContext | None) -> int | None:
     run = AskRun(id=st.next_id, prompt=prompt, context=context)
     st.next_id += 1
     st.current = run
-    layout = config.ui.get("ask_layout", "stacked")
+    layout = config.ui.get("ask_layout", "auto")
     rt.lua(LUA_MODULE, "on_begin", run.id, {
         "prompt": prompt,
-        "layout": layout if isinstance(layout, str) else "stacked",
+        "layout": layout if isinstance(layout, str) else "auto",
         "entries": [
             {"index": i, "label": e.label, "key": e.key} for i, e in enumerate(entries)
         ],
@@ -273,6 +296,7 @@ async def run_ask(rt: Runtime, run: AskRun, make_fan: Callable[[], FanOut]) -> N
         rt.lua(LUA_MODULE, "on_update", run.id, index, update)
 
     batcher = StreamBatcher(lambda i, text: send(i, {"state": "streaming", "append": text}))
+    fastest = FastestAnswer()
     fan = make_fan()
     run.fan = fan
     try:
@@ -285,5 +309,7 @@ async def run_ask(rt: Runtime, run: AskRun, make_fan: Callable[[], FanOut]) -> N
                 batcher.flush(event.index)
                 run.finished.add(event.index)
                 send(event.index, final_update(event.result))
+                if fastest.add(event.index, event.result):
+                    rt.lua(LUA_MODULE, "on_fastest", run.id, event.index)
     finally:
         batcher.close()

@@ -82,3 +82,20 @@ def format_result(result: EntryResult) -> str:
     """The stats line of a finished entry, led by :func:`stop_words` when it did
     not simply finish (ask headers, the completion menu, the terminal)."""
     return " · ".join(part for part in (stop_words(result), format_stats(result.stats)) if part)
+
+
+def score_figures(result: EntryResult) -> dict[str, str | None]:
+    """The scoreboard's figures: ``ttft``, ``total``, ``rate`` (None when unknown)
+    and ``stop`` (:func:`stop_words`, None for an answer the model finished).
+
+    A rate from estimated token counts is marked with ``~``.
+    """
+    stats = result.stats
+    rate = stats.tokens_per_s
+    mark = "~" if stats.tokens_estimated else ""
+    return {
+        "ttft": None if stats.ttft_ms is None else format_ms(stats.ttft_ms),
+        "total": None if stats.total_ms is None else format_ms(stats.total_ms),
+        "rate": None if rate is None else f"{mark}{rate:.1f} tok/s",
+        "stop": stop_words(result) or None,
+    }

@@ -19,28 +19,42 @@ local H = {}
 
 local view = require('hexai.ask_view')
 
+--- The keys of the results view, in the order `?` lists them: the mappings,
+--- the `?` list and `M.defaults.keys` are all made from this one table. An
+--- item is `{ name, default lhs, what it does, function }`; add one here and
+--- it is mapped, listed and configurable as `keys.<name>`.
+M.actions = {
+  { 'help', '?', 'list these keys', function() M.show_keys() end },
+  { 'close', 'q', 'close the results', function() M.close() end },
+  { 'yank', 'y', 'yank the answer under the cursor', function() M.yank(false) end },
+  { 'yank_code', 'Y', 'yank the code blocks of the answer', function() M.yank(true) end },
+  { 'put', 'p', 'insert the answer into the original buffer', function() M.put(false) end },
+  { 'put_code', 'P', 'insert the code blocks into the original buffer', function() M.put(true) end },
+  { 'next', ']]', 'next answer', function() view.jump(1) end },
+  { 'prev', '[[', 'previous answer', function() view.jump(-1) end },
+  { 'diff', 'd', 'diff two answers', function() M.diff() end },
+  { 'layout', 't', 'switch stacked / columns', function() M.set_layout(nil) end },
+  { 'retry', 'r', 'ask again', function() M.retry() end },
+  { 'cancel', '<C-c>', 'cancel what is running', function() M.cancel_all() end },
+}
+
 M.defaults = {
-  -- nil: use [ui] ask_layout from the config ('stacked' when unset).
+  -- nil: use [ui] ask_layout from the config ('auto' when unset): columns
+  -- when every answer gets at least `min_column_width` cells, else stacked.
   layout = nil,
-  -- Height of the results split: lines, or a fraction of the screen.
-  height = 0.4,
+  min_column_width = 60,
+  -- Height of the whole view (scoreboard and answers): lines, or a fraction
+  -- of the screen.
+  height = 0.5,
   -- Move the cursor into the results view when an ask starts.
   focus = true,
-  -- Keys of the results view (false disables one).
-  keys = {
-    close = 'q',
-    yank = 'y',
-    yank_code = 'Y',
-    put = 'p',
-    put_code = 'P',
-    layout = 't',
-    retry = 'r',
-    diff = 'd',
-    cancel = '<C-c>',
-    next = ']]',
-    prev = '[[',
-  },
+  -- One line of keys in the message area when the view opens.
+  hint = true,
+  -- Keys of the results view (false disables one); `sections` maps 1-9 to
+  -- "go to answer N".
+  keys = { sections = true },
 }
+for _, action in ipairs(M.actions) do M.defaults.keys[action[1]] = action[2] end
 
 M.config = vim.deepcopy(M.defaults)
 
@@ -146,33 +160,49 @@ function M.put(code_only)
   local lines = vim.split(text, '\n', { plain = true })
   local row = math.min(src.row, vim.api.nvim_buf_line_count(src.buf))
   vim.api.nvim_buf_set_lines(src.buf, row, row, false, lines)
-  vim.notify(('hexai: inserted %d line(s) of %s'):format(#lines, sec.label), vim.log.levels.INFO)
+  local what = #lines == 1 and '1 line' or (#lines .. ' lines')
+  vim.notify(('hexai: inserted %s of %s'):format(what, sec.label), vim.log.levels.INFO)
 end
 
 --- Open two answers in diff mode in a new tab page.
---- `a` and `b` are section numbers (1-based) or labels; nil asks.
+--- `a` and `b` are section numbers (1-based) or labels; nil offers the
+--- answered entries (with exactly two, diffs them without asking).
 function M.diff(a, b)
   local cur = H.current
-  if not cur or #cur.sections < 2 then
-    vim.notify('hexai: :HexaiAskDiff needs an ask with at least two answers', vim.log.levels.WARN)
-    return
-  end
   local ia, ib = H.find_section(a), H.find_section(b)
   if (a and not ia) or (b and not ib) then
     vim.notify('hexai: no answer named ' .. tostring(ia and b or a), vim.log.levels.ERROR)
     return
   end
   if ia and ib then return H.open_diff(ia, ib) end
-  if #cur.sections == 2 then return H.open_diff(1, 2) end
-  local choices = {}
-  for i, sec in ipairs(cur.sections) do choices[i] = { index = i, label = sec.label } end
-  local fmt = { format_item = function(c) return c.label end }
-  vim.ui.select(choices, vim.tbl_extend('force', fmt, { prompt = 'First answer' }), function(first)
-    if not first then return end
-    local rest = vim.tbl_filter(function(c) return c.index ~= first.index end, choices)
-    vim.ui.select(rest, vim.tbl_extend('force', fmt, { prompt = 'Compare with' }), function(second)
-      if second then H.open_diff(first.index, second.index) end
+  local answered = {}
+  for i, sec in ipairs(cur and cur.sections or {}) do
+    if H.answered(sec) and i ~= ia then table.insert(answered, { index = i, label = sec.label }) end
+  end
+  if ia and #answered == 1 then return H.open_diff(ia, answered[1].index) end
+  if not ia and #answered == 2 then return H.open_diff(answered[1].index, answered[2].index) end
+  if #answered + (ia and 1 or 0) < 2 then
+    vim.notify(('hexai: a diff needs two answered entries (%d answered)'):format(#answered),
+      vim.log.levels.WARN)
+    return
+  end
+  -- The second list is the first one again (the chosen item marked), so an
+  -- item keeps its number from one list to the next.
+  local function second(first)
+    local fmt = { prompt = 'Compare with', format_item = function(c)
+      return c.index == first and (c.label .. ' (first)') or c.label
+    end }
+    vim.ui.select(answered, fmt, function(c)
+      if c and c.index ~= first then H.open_diff(first, c.index) end
     end)
+  end
+  if ia then
+    table.insert(answered, 1, { index = ia, label = cur.sections[ia].label })
+    return second(ia)
+  end
+  local fmt = { prompt = 'First answer', format_item = function(c) return c.label end }
+  vim.ui.select(answered, fmt, function(c)
+    if c then second(c.index) end
   end)
 end
 
@@ -197,10 +227,12 @@ function M.state()
       state = sec.state,
       text = table.concat(sec.lines, '\n'),
       stats = sec.stats,
+      score = sec.score,
       error = sec.error,
       updates = sec.updates,
     }
   end
+  out.fastest = H.current.fastest
   out.view = view.info()
   return out
 end
@@ -215,13 +247,24 @@ function M.on_begin(id, info)
   local source = H.pending_source or (H.current and H.current.source) or H.source(nil)
   H.pending_source = nil
   H.current = { id = id, prompt = info.prompt or '', sections = sections, source = source }
-  local layout = H.layout_override or M.config.layout or info.layout or 'stacked'
+  local layout = H.layout_override or M.config.layout or info.layout or 'auto'
   view.open(sections, layout, {
     prompt = H.current.prompt,
     height = M.config.height,
     focus = M.config.focus,
+    min_column_width = M.config.min_column_width,
+    hint = H.hint(),
+    help_key = M.config.hint and M.config.keys.help or nil,
     on_buffer = H.map_view_keys,
   })
+end
+
+--- The host found a new fastest answer (0-based `index`).
+function M.on_fastest(id, index)
+  local cur = H.current
+  if not cur or cur.id ~= id then return end
+  cur.fastest = index + 1
+  view.set_fastest(index + 1)
 end
 
 function M.on_update(id, index, update)
@@ -240,6 +283,7 @@ function M.on_update(id, index, update)
     sec.stats = update.stats
     header_changed = true
   end
+  if update.score then sec.score = update.score end
   if update.append then view.append(i, update.append) end
   if update.error and update.error ~= vim.NIL then
     sec.error = update.error
@@ -290,6 +334,12 @@ function H.find_section(key)
   return nil
 end
 
+--- An entry that answered: it ended and has text (a truncated answer counts).
+function H.answered(sec)
+  return (sec.state == 'done' or sec.state == 'truncated')
+    and table.concat(sec.lines, '\n'):match('%S') ~= nil
+end
+
 function H.open_diff(a, b)
   local cur = H.current
   vim.cmd('tabnew')
@@ -329,21 +379,47 @@ end
 
 function H.map_view_keys(buf)
   local keys = M.config.keys
-  local function map(name, fn, desc)
-    local lhs = keys[name]
-    if lhs then vim.keymap.set('n', lhs, fn, { buffer = buf, nowait = true, desc = 'hexai: ' .. desc }) end
+  for _, action in ipairs(M.actions) do
+    local lhs = keys[action[1]]
+    if lhs then
+      vim.keymap.set('n', lhs, action[4], { buffer = buf, nowait = true, desc = 'hexai: ' .. action[3] })
+    end
   end
-  map('close', M.close, 'close the results')
-  map('yank', function() M.yank(false) end, 'yank the answer under the cursor')
-  map('yank_code', function() M.yank(true) end, 'yank the code blocks of the answer')
-  map('put', function() M.put(false) end, 'insert the answer into the original buffer')
-  map('put_code', function() M.put(true) end, 'insert the code blocks into the original buffer')
-  map('layout', function() M.set_layout(nil) end, 'switch stacked / columns')
-  map('retry', M.retry, 'ask again')
-  map('diff', function() M.diff() end, 'diff two answers')
-  map('cancel', function() require('hexai.ask').cancel_all() end, 'cancel what is running')
-  map('next', function() view.jump(1) end, 'next answer')
-  map('prev', function() view.jump(-1) end, 'previous answer')
+  if keys.sections then
+    for n = 1, 9 do
+      vim.keymap.set('n', tostring(n), function() view.focus_section(n) end,
+        { buffer = buf, nowait = true, desc = 'hexai: go to answer ' .. n })
+    end
+  end
+end
+
+--- The mapped keys and what they do, in the order of `M.actions`.
+---@return table[] { { lhs, description } }
+function M.key_list()
+  local keys, out = M.config.keys, {}
+  for _, action in ipairs(M.actions) do
+    if keys[action[1]] then table.insert(out, { keys[action[1]], action[3] }) end
+  end
+  if keys.sections then table.insert(out, 2, { '1-9', 'go to answer N' }) end
+  return out
+end
+
+--- `?`: a float that lists the keys of the view.
+function M.show_keys() view.show_keys(M.key_list()) end
+
+--- The one-line hint shown when the view opens (nil when `hint` is off).
+function H.hint()
+  if not M.config.hint then return nil end
+  local keys, parts = M.config.keys, {}
+  for _, name in ipairs({ 'help', 'close', 'next', 'diff', 'yank', 'put' }) do
+    if keys[name] then
+      local desc = ({ help = 'keys', close = 'close', next = 'next answer', diff = 'diff',
+        yank = 'yank', put = 'insert' })[name]
+      table.insert(parts, keys[name] .. ' ' .. desc)
+    end
+  end
+  if #parts == 0 then return nil end
+  return 'hexai ask: ' .. table.concat(parts, ' · ')
 end
 
 --- :HexaiCancel: the ask, a pending code action, and completion requests.

@@ -1,14 +1,28 @@
 --- hexai.ask_view: draws the results of :HexaiAsk (no decisions, no RPC).
 ---
 --- The model is a list of sections, one per entry, owned by `hexai.ask`:
----   { label, state, lines = { 'text', ... }, stats = '...', error = { kind, message } }
---- `lines` is the streamed text split at newlines (the last line may still grow).
+---   { label, state, lines = { 'text', ... }, stats = '...', error = { kind, message },
+---     score = { ttft, total, rate, stop } }
+--- `lines` is the streamed text split at newlines (the last line may still grow);
+--- `score` holds the figures of an entry that is over, formatted by the host.
 ---
---- Layouts:
----   - `stacked`: one buffer, one section after the other (config order), each a
+--- What is on screen:
+---   - the scoreboard, a small window on top with one line per entry: number,
+---     label, state, time to first token, total, tokens/s, the fastest marked
+---     (lines never wrap); its winbar holds the question, once;
+---   - the answers below it, in one of two layouts:
+---     `stacked`: one buffer, one section after the other (config order), each a
 ---     header line, the text, and a blank separator line;
----   - `columns`: one window (and buffer) per section, side by side, each
+---     `columns`: one window (and buffer) per section, side by side, each
 ---     starting with its header line.
+--- Header lines are cut to the width of their window (never wrapped into the
+--- text); the scoreboard has the full figures.
+---
+--- Windows: the view only ever reuses its own windows, and only while they
+--- still show one of its buffers; a window where the person opened a file is
+--- left alone. On |VimResized| the view takes its share of the screen again
+--- and the columns get equal widths.
+---
 --- Appending text touches only the last line of a section and the new lines,
 --- so a long answer costs the same per update as a short one.
 local M = {}
@@ -19,7 +33,8 @@ local scratch = require('hexai.scratch')
 M.ns = vim.api.nvim_create_namespace('hexai_ask')
 
 --- Per-view state: `sections` (the model, shared with hexai.ask), `layout`,
---- `stack_buf`, `col_bufs[i]`, `wins` (list), `opts` (height, focus, on_keys).
+--- `stack_buf`, `col_bufs[i]`, `wins` (the answers' windows), `score_buf`,
+--- `score_win`, `fastest` (section number), `opts` (height, focus, on_buffer ...).
 H.view = { sections = {}, layout = 'stacked', col_bufs = {}, wins = {}, prompt = '' }
 
 H.state_text = {
@@ -40,25 +55,39 @@ H.state_hl = {
   cancelled = 'HexaiPending',
 }
 
+H.SEP = ' · '
+
 -- Module definition ===========================================================
 
 --- Start showing a new ask: `sections` is the model (kept by reference).
 ---@param sections table[]
----@param layout string 'stacked'|'columns'
----@param opts table { prompt, height, focus, on_buffer = function(buf) (maps keys) }
+---@param layout string 'stacked'|'columns'|'auto'
+---@param opts table { prompt, height, focus, min_column_width, hint, on_buffer = function(buf) (maps keys) }
 function M.open(sections, layout, opts)
+  local was_open = M.is_open()
   H.view.sections = sections
-  H.view.layout = layout == 'columns' and 'columns' or 'stacked'
   H.view.opts = opts or {}
   H.view.prompt = (opts or {}).prompt or ''
+  H.view.fastest = nil
+  H.view.layout = M.resolve_layout(layout, #sections, H.view.opts.min_column_width)
   H.windows()
   M.render_all()
+  if not was_open and H.view.opts.hint then H.echo_hint(H.view.opts.hint) end
+end
+
+--- `auto`: columns when every section gets `min_width` cells (60 by default)
+--- side by side, else stacked.
+function M.resolve_layout(layout, n, min_width)
+  if layout == 'stacked' or layout == 'columns' then return layout end
+  min_width = min_width or 60
+  if n >= 2 and vim.o.columns >= n * min_width + (n - 1) then return 'columns' end
+  return 'stacked'
 end
 
 --- Whether the view has a window on screen.
 function M.is_open()
   for _, win in ipairs(H.view.wins) do
-    if vim.api.nvim_win_is_valid(win) then return true end
+    if H.ours(win) then return true end
   end
   return false
 end
@@ -77,10 +106,11 @@ end
 
 --- Close every window of the view (the buffers stay for the next ask).
 function M.close()
-  local wins = H.view.wins
+  local wins = vim.list_extend({ H.view.score_win }, H.view.wins)
   H.view.wins = {}
+  H.view.score_win = nil
   for _, win in ipairs(wins) do
-    if vim.api.nvim_win_is_valid(win) then
+    if H.ours(win, true) then
       if #vim.api.nvim_list_wins() > 1 then
         pcall(vim.api.nvim_win_close, win, true)
       else
@@ -97,7 +127,7 @@ function M.render_all()
   if v.layout == 'stacked' then
     local lines = {}
     for _, sec in ipairs(v.sections) do
-      vim.list_extend(lines, H.section_lines(sec))
+      vim.list_extend(lines, H.section_lines(sec, v.stack_buf))
       table.insert(lines, '')
     end
     H.set_lines(v.stack_buf, 0, -1, lines)
@@ -106,11 +136,12 @@ function M.render_all()
   else
     for i, sec in ipairs(v.sections) do
       local buf = v.col_bufs[i]
-      H.set_lines(buf, 0, -1, H.section_lines(sec))
+      H.set_lines(buf, 0, -1, H.section_lines(sec, buf))
       vim.api.nvim_buf_clear_namespace(buf, M.ns, 0, -1)
       H.decorate(i)
     end
   end
+  H.render_scoreboard()
 end
 
 --- Add `text` to section `i` (its model lines are updated here).
@@ -140,8 +171,9 @@ function M.render_header(i)
   local sec = H.view.sections[i]
   local buf, top = H.target(i)
   if not sec or not buf then return end
-  H.set_lines(buf, top, top + 1, { H.header(sec) })
+  H.set_lines(buf, top, top + 1, { H.header(sec, buf) })
   H.decorate(i)
+  H.render_scoreboard()
 end
 
 --- Redraw section `i` entirely (header, text, error block).
@@ -150,10 +182,17 @@ function M.render_section(i)
   local buf, top = H.target(i)
   if not sec or not buf then return end
   local old_rows = sec.rows or 1
-  local lines = H.section_lines(sec)
+  local lines = H.section_lines(sec, buf)
   vim.api.nvim_buf_clear_namespace(buf, M.ns, top, top + 1 + old_rows)
   H.set_lines(buf, top, top + 1 + old_rows, lines)
   H.decorate(i)
+  H.render_scoreboard()
+end
+
+--- Mark section `i` as the fastest answer.
+function M.set_fastest(i)
+  H.view.fastest = i
+  H.render_scoreboard()
 end
 
 --- The section (1-based) under the cursor of the current window, if in the view.
@@ -161,6 +200,10 @@ function M.section_at_cursor()
   local v = H.view
   local win = vim.api.nvim_get_current_win()
   local buf = vim.api.nvim_win_get_buf(win)
+  if buf == v.score_buf then
+    local row = vim.api.nvim_win_get_cursor(win)[1]
+    return v.sections[row] and row or nil
+  end
   if v.layout == 'columns' then
     for i, b in ipairs(v.col_bufs) do
       if b == buf and i <= #v.sections then return i end
@@ -178,7 +221,7 @@ function M.section_at_cursor()
   return #v.sections > 0 and #v.sections or nil
 end
 
---- Put the cursor on the header of section `i`.
+--- Put the cursor on the header of section `i`, at the top of its window.
 function M.focus_section(i)
   local buf, top = H.target(i)
   if not buf then return end
@@ -186,6 +229,7 @@ function M.focus_section(i)
     if vim.api.nvim_win_is_valid(win) and vim.api.nvim_win_get_buf(win) == buf then
       vim.api.nvim_set_current_win(win)
       pcall(vim.api.nvim_win_set_cursor, win, { top + 1, 0 })
+      vim.cmd('normal! zt')
       return
     end
   end
@@ -199,33 +243,103 @@ function M.jump(step)
   M.focus_section(((i - 1 + step) % n) + 1)
 end
 
+--- A float listing `keys` ({ { lhs, description } }); q, <Esc> or ? closes it.
+function M.show_keys(keys)
+  local width, rows = 0, {}
+  for _, k in ipairs(keys) do width = math.max(width, vim.fn.strdisplaywidth(k[1])) end
+  for _, k in ipairs(keys) do
+    rows[#rows + 1] = ' ' .. k[1] .. string.rep(' ', width - vim.fn.strdisplaywidth(k[1])) .. '  ' .. k[2]
+  end
+  local buf = scratch.create('hexai://ask/keys', 'hexaikeys', 'wipe')
+  H.set_lines(buf, 0, -1, rows)
+  local w = 0
+  for _, r in ipairs(rows) do w = math.max(w, vim.fn.strdisplaywidth(r) + 1) end
+  w = math.min(w, vim.o.columns - 4)
+  local h = math.min(#rows, vim.o.lines - 4)
+  local win = vim.api.nvim_open_win(buf, true, {
+    relative = 'editor', style = 'minimal', border = 'rounded',
+    row = math.max(0, math.floor((vim.o.lines - h) / 2) - 1),
+    col = math.max(0, math.floor((vim.o.columns - w) / 2)),
+    width = math.max(w, 1), height = math.max(h, 1),
+    title = ' hexai ask: keys ', title_pos = 'center',
+  })
+  local function close() pcall(vim.api.nvim_win_close, win, true) end
+  for _, lhs in ipairs({ 'q', '<Esc>', '?', '<CR>' }) do
+    vim.keymap.set('n', lhs, close, { buffer = buf, nowait = true, desc = 'hexai: close the list' })
+  end
+  vim.api.nvim_create_autocmd('WinLeave', { buffer = buf, once = true, callback = close })
+  return win
+end
+
 --- Buffers and windows of the view (for tests and :HexaiAskDiff).
 function M.info()
   local v = H.view
   local wins = vim.tbl_filter(vim.api.nvim_win_is_valid, v.wins)
-  return { layout = v.layout, wins = wins, stack_buf = v.stack_buf, col_bufs = v.col_bufs }
+  local score_win = v.score_win and vim.api.nvim_win_is_valid(v.score_win) and v.score_win or nil
+  return {
+    layout = v.layout, wins = wins, stack_buf = v.stack_buf, col_bufs = v.col_bufs,
+    score_buf = v.score_buf, score_win = score_win,
+  }
 end
 
 -- Helper functionality ========================================================
 
-function H.header(sec)
-  local parts = { '## ' .. sec.label, H.state_text[sec.state] or sec.state }
-  if sec.error and sec.error.kind then parts[2] = parts[2] .. ' (' .. sec.error.kind .. ')' end
+--- `text` cut to `width` display cells, ending in "…" when cut.
+function H.clip(text, width)
+  if not width or vim.fn.strdisplaywidth(text) <= width then return text end
+  if width <= 1 then return width == 1 and '…' or '' end
+  local n = vim.fn.strchars(text)
+  local out = ''
+  for k = 0, n - 1 do
+    local next_out = out .. vim.fn.strcharpart(text, k, 1)
+    if vim.fn.strdisplaywidth(next_out) > width - 1 then break end
+    out = next_out
+  end
+  return out .. '…'
+end
+
+--- The state as shown: `error (auth)`, `truncated (timeout)`, `done` ...
+function H.state_label(sec)
+  local text = H.state_text[sec.state] or sec.state
+  local kind = sec.error and sec.error.kind
+  if kind and kind ~= vim.NIL and kind ~= sec.state then text = text .. ' (' .. kind .. ')' end
+  return text
+end
+
+--- The header line of a section, cut to the width of the window showing `buf`.
+function H.header(sec, buf)
+  local parts = { '## ' .. sec.label, H.state_label(sec) }
   if sec.stats and sec.stats ~= '' and sec.state ~= 'waiting' and sec.state ~= 'streaming' then
     table.insert(parts, sec.stats)
   end
-  return table.concat(parts, ' · ')
+  return H.clip(table.concat(parts, H.SEP), H.text_width(buf))
+end
+
+--- Text width of a window that shows `buf` (nil when none does).
+function H.text_width(buf)
+  for _, win in ipairs(H.view.wins) do
+    if vim.api.nvim_win_is_valid(win) and vim.api.nvim_win_get_buf(win) == buf then
+      local info = vim.fn.getwininfo(win)[1]
+      return vim.api.nvim_win_get_width(win) - ((info and info.textoff) or 0)
+    end
+  end
+  return nil
 end
 
 --- The error block under the text: the provider's message, line by line.
 function H.error_lines(sec)
   if not sec.error then return {} end
+  local message = H.error_message(sec)
+  local lines = vim.split(('✗ %s: %s'):format(sec.error.kind or 'error', message), '\n', { plain = true })
+  return lines
+end
+
+function H.error_message(sec)
   local message = sec.error.message or ''
   if sec.error.status and sec.error.status ~= vim.NIL then
     message = 'HTTP ' .. tostring(sec.error.status) .. ': ' .. message
   end
-  local lines = vim.split(('✗ %s: %s'):format(sec.error.kind or 'error', message), '\n', { plain = true })
-  return lines
+  return message
 end
 
 function H.body(sec)
@@ -245,10 +359,10 @@ end
 
 function H.body_rows(sec) return sec.rows or #H.body(sec) end
 
-function H.section_lines(sec)
+function H.section_lines(sec, buf)
   local body = H.body(sec)
   sec.rows = #body
-  local lines = { H.header(sec) }
+  local lines = { H.header(sec, buf) }
   vim.list_extend(lines, body)
   return lines
 end
@@ -269,29 +383,96 @@ function H.target(i)
   return v.stack_buf, top
 end
 
+function H.mark(buf, row, from, to, group)
+  pcall(vim.api.nvim_buf_set_extmark, buf, M.ns, row, from, { end_col = to, hl_group = group, priority = 200 })
+end
+
 function H.decorate(i)
   local sec = H.view.sections[i]
   local buf, top = H.target(i)
   if not sec or not buf then return end
   vim.api.nvim_buf_clear_namespace(buf, M.ns, top, top + 1)
-  local header = H.header(sec)
-  local label_start = 3
-  local label_end = label_start + #sec.label
-  local set = function(from, to, group)
-    pcall(vim.api.nvim_buf_set_extmark, buf, M.ns, top, from, { end_col = to, hl_group = group, priority = 200 })
-  end
-  set(0, #header, 'HexaiAskHeader')
-  set(label_start, label_end, 'HexaiLabel')
-  local state_start = label_end + #' · '
-  local state_end = header:find(' · ', state_start + 1, true)
-  set(state_start, (state_end and state_end - 1) or #header, H.state_hl[sec.state] or 'HexaiPending')
-  if state_end then set(state_end + #' · ' - 1, #header, 'HexaiAskStats') end
+  local header = vim.api.nvim_buf_get_lines(buf, top, top + 1, false)[1] or ''
+  local n = #header
+  local label_end = math.min(3 + #sec.label, n)
+  H.mark(buf, top, 0, n, 'HexaiAskHeader')
+  H.mark(buf, top, math.min(3, n), label_end, 'HexaiLabel')
+  local state_start = math.min(label_end + #H.SEP, n)
+  local state_end = header:find(H.SEP, state_start + 1, true)
+  H.mark(buf, top, state_start, (state_end and state_end - 1) or n, H.state_hl[sec.state] or 'HexaiPending')
+  if state_end then H.mark(buf, top, state_end + #H.SEP - 1, n, 'HexaiAskStats') end
   if sec.error then
     local errs = H.error_lines(sec)
     local last = top + sec.rows
     for row = last - #errs + 1, last do
       pcall(vim.api.nvim_buf_set_extmark, buf, M.ns, row, 0, { line_hl_group = 'HexaiError', priority = 200 })
     end
+  end
+end
+
+--- One line per entry: number, label, state, figures (or the error), the
+--- fastest marked. Columns are aligned over the entries.
+function H.render_scoreboard()
+  local v = H.view
+  local buf = v.score_buf
+  if not (buf and vim.api.nvim_buf_is_valid(buf)) then return end
+  local cells = {}
+  local widths = { 0, 0, 0, 0, 0, 0 }
+  for i, sec in ipairs(v.sections) do
+    local score = type(sec.score) == 'table' and sec.score or {}
+    local row = { tostring(i), sec.label, H.state_label(sec), '', '', '' }
+    if sec.state == 'error' and sec.error then
+      row[4] = H.error_message(sec):gsub('\n.*', ' …')
+    elseif sec.state ~= 'waiting' and sec.state ~= 'streaming' then
+      if score.ttft and score.ttft ~= vim.NIL then row[4] = 'ttft ' .. score.ttft end
+      if score.total and score.total ~= vim.NIL then row[5] = 'total ' .. score.total end
+      if score.rate and score.rate ~= vim.NIL then row[6] = score.rate end
+    end
+    cells[i] = row
+    for c = 1, 6 do
+      -- The error message is not a column: it never widens the others.
+      if not (c == 4 and sec.state == 'error') then
+        widths[c] = math.max(widths[c], vim.fn.strdisplaywidth(row[c]))
+      end
+    end
+  end
+  local lines, marks = {}, {}
+  for i, row in ipairs(cells) do
+    local text, spans = '', {}
+    local function add(cell, c, group, last)
+      local start = #text
+      text = text .. cell
+      if group and #cell > 0 then spans[#spans + 1] = { start, #text, group } end
+      if not last then text = text .. string.rep(' ', math.max(0, widths[c] - vim.fn.strdisplaywidth(cell))) .. '  ' end
+    end
+    local sec = v.sections[i]
+    add(row[1], 1, 'HexaiAskStats')
+    add(row[2], 2, 'HexaiLabel')
+    local is_error = sec.state == 'error'
+    add(row[3], 3, H.state_hl[sec.state] or 'HexaiPending', is_error and row[4] == '')
+    if is_error then
+      if row[4] ~= '' then add(row[4], 4, 'HexaiError', true) end
+    else
+      add(row[4], 4, 'HexaiAskStats')
+      add(row[5], 5, 'HexaiAskStats')
+      add(row[6], 6, 'HexaiAskStats', true)
+      local stop = type(sec.score) == 'table' and sec.score.stop
+      if stop and stop ~= vim.NIL and sec.state ~= 'cancelled' then
+        text = text .. '  '
+        add(stop, 7, 'HexaiError', true)
+      end
+      if v.fastest == i then
+        text = text .. '  '
+        add('★ fastest', 7, 'HexaiAskDone', true)
+      end
+    end
+    lines[i] = (text:gsub('%s+$', ''))
+    marks[i] = spans
+  end
+  H.set_lines(buf, 0, -1, lines)
+  vim.api.nvim_buf_clear_namespace(buf, M.ns, 0, -1)
+  for i, spans in ipairs(marks) do
+    for _, s in ipairs(spans) do H.mark(buf, i - 1, s[1], math.min(s[2], #lines[i]), s[3]) end
   end
 end
 
@@ -318,8 +499,8 @@ function H.scroll_to_end(buf)
   end
 end
 
-function H.scratch(name)
-  local buf = scratch.create(name, 'markdown')
+function H.scratch(name, filetype)
+  local buf = scratch.create(name, filetype or 'markdown')
   vim.b[buf].hexai_ask = true
   local on_buffer = (H.view.opts or {}).on_buffer
   if on_buffer then on_buffer(buf) end
@@ -328,6 +509,9 @@ end
 
 function H.buffers()
   local v = H.view
+  if not (v.score_buf and vim.api.nvim_buf_is_valid(v.score_buf)) then
+    v.score_buf = H.scratch('hexai://ask/scoreboard', 'hexaiscore')
+  end
   if v.layout == 'stacked' then
     if not (v.stack_buf and vim.api.nvim_buf_is_valid(v.stack_buf)) then
       v.stack_buf = H.scratch('hexai://ask')
@@ -347,15 +531,27 @@ function H.buffers()
   return bufs
 end
 
---- Every window of the view shows the question (columns stay aligned).
-function H.winbar()
-  local prompt = H.view.prompt:gsub('\n.*', ' …'):gsub('%%', '%%%%')
-  return '%#HexaiLabel#hexai ask%* ' .. prompt
+--- A window of the view on the current tab page that still shows one of the
+--- view's buffers (`any_tab`: on any tab page).
+function H.ours(win, any_tab)
+  if not (win and vim.api.nvim_win_is_valid(win)) then return false end
+  if not any_tab and vim.api.nvim_win_get_tabpage(win) ~= vim.api.nvim_get_current_tabpage() then
+    return false
+  end
+  return vim.b[vim.api.nvim_win_get_buf(win)].hexai_ask == true
 end
 
-function H.window_options(win, i)
+--- The scoreboard's winbar: the question (once for the whole view) and `?`.
+function H.winbar()
+  local prompt = H.view.prompt:gsub('\n.*', ' …'):gsub('%%', '%%%%')
+  local help = (H.view.opts or {}).help_key
+  local right = help and ('%=%#Comment#' .. help:gsub('%%', '%%%%') .. ' keys %*') or ''
+  return '%#HexaiLabel#hexai ask%* ' .. prompt .. right
+end
+
+function H.window_options(win, score)
   local wo = vim.wo[win]
-  wo.wrap = true
+  wo.wrap = not score
   wo.linebreak = true
   wo.number = false
   wo.relativenumber = false
@@ -364,48 +560,109 @@ function H.window_options(win, i)
   wo.spell = false
   wo.list = false
   wo.winfixheight = true
-  pcall(function() wo.winbar = H.winbar() end)
+  if score then
+    wo.cursorline = true
+    pcall(function() wo.winbar = H.winbar() end)
+  end
+end
+
+--- Rows the whole view takes (scoreboard and answers, status lines included).
+function H.total_height()
+  local height = (H.view.opts or {}).height or 0.5
+  if height < 1 then height = math.floor(vim.o.lines * height) end
+  return math.max(#H.view.sections + 6, math.floor(height))
 end
 
 --- Open (or reuse) the windows of the current layout.
 function H.windows()
   local v = H.view
   local bufs = H.buffers()
-  local alive = vim.tbl_filter(vim.api.nvim_win_is_valid, v.wins)
-  -- Reuse the view when it already has the right number of windows.
-  if #alive == #bufs then
-    for i, win in ipairs(alive) do
+  local bodies = vim.tbl_filter(function(w) return H.ours(w) end, v.wins)
+  local score_win = H.ours(v.score_win) and vim.api.nvim_win_get_buf(v.score_win) == v.score_buf
+    and v.score_win or nil
+  if score_win then bodies = vim.tbl_filter(function(w) return w ~= score_win end, bodies) end
+  -- Reuse the view when it still has the same windows.
+  if score_win and #bodies == #bufs then
+    for i, win in ipairs(bodies) do
       vim.api.nvim_win_set_buf(win, bufs[i])
-      H.window_options(win, i)
+      H.window_options(win, false)
     end
-    v.wins = alive
+    H.window_options(score_win, true)
+    v.wins = bodies
+    H.balance()
     return
   end
-  local anchor = alive[1]
-  for k = 2, #alive do pcall(vim.api.nvim_win_close, alive[k], true) end
-  local opts = v.opts or {}
-  local height = opts.height or 0.4
-  if height < 1 then height = math.max(5, math.floor(vim.o.lines * height)) end
-  if anchor then
-    vim.api.nvim_win_set_buf(anchor, bufs[1])
-  else
-    anchor = vim.api.nvim_open_win(bufs[1], false, { split = 'below', win = -1, height = height })
+  local mine = vim.list_extend(score_win and { score_win } or {}, bodies)
+  -- One of our windows may stay (as the first answer window) only when the
+  -- view is all that is on the tab page; otherwise open a fresh split.
+  local others = false
+  for _, win in ipairs(vim.api.nvim_tabpage_list_wins(0)) do
+    if not vim.tbl_contains(mine, win) and vim.api.nvim_win_get_config(win).relative == '' then
+      others = true
+    end
   end
-  v.wins = { anchor }
-  H.window_options(anchor, 1)
-  local prev = anchor
+  local anchor = (not others) and mine[1] or nil
+  for _, win in ipairs(mine) do
+    if win ~= anchor then pcall(vim.api.nvim_win_close, win, true) end
+  end
+  local first = anchor
+  if first then
+    vim.api.nvim_win_set_buf(first, bufs[1])
+  else
+    first = vim.api.nvim_open_win(bufs[1], false, { split = 'below', win = -1, height = H.total_height() - 1 })
+  end
+  v.score_win = vim.api.nvim_open_win(v.score_buf, false,
+    { split = 'above', win = first, height = math.max(1, #v.sections) + 1 })
+  H.window_options(v.score_win, true)
+  v.wins = { first }
+  H.window_options(first, false)
+  local prev = first
   for i = 2, #bufs do
     prev = vim.api.nvim_open_win(bufs[i], false, { split = 'right', win = prev })
-    H.window_options(prev, i)
+    H.window_options(prev, false)
     table.insert(v.wins, prev)
   end
-  if #v.wins > 1 then
-    local total = 0
-    for _, win in ipairs(v.wins) do total = total + vim.api.nvim_win_get_width(win) end
-    local width = math.floor(total / #v.wins)
-    for _, win in ipairs(v.wins) do pcall(vim.api.nvim_win_set_width, win, width) end
-  end
-  if opts.focus ~= false then vim.api.nvim_set_current_win(anchor) end
+  H.balance()
+  if (v.opts or {}).focus ~= false then vim.api.nvim_set_current_win(first) end
 end
+
+--- Sizes: the scoreboard one row per entry, the answers the rest of the
+--- view's share of the screen, the columns equal widths (within one cell).
+function H.balance()
+  local v = H.view
+  -- The scoreboard's height counts its winbar.
+  local n = math.max(1, #v.sections) + 1
+  local wins = vim.tbl_filter(vim.api.nvim_win_is_valid, v.wins)
+  if #wins == 0 then return end
+  -- The status lines of the scoreboard and of the answers.
+  local body = math.max(3, H.total_height() - n - 2)
+  pcall(vim.api.nvim_win_set_height, wins[1], body)
+  if v.score_win and vim.api.nvim_win_is_valid(v.score_win) then
+    pcall(vim.api.nvim_win_set_height, v.score_win, n)
+  end
+  if #wins > 1 then
+    local total = 0
+    for _, win in ipairs(wins) do total = total + vim.api.nvim_win_get_width(win) end
+    local base, extra = math.floor(total / #wins), total % #wins
+    for k = 1, #wins - 1 do
+      pcall(vim.api.nvim_win_set_width, wins[k], base + (k <= extra and 1 or 0))
+    end
+  end
+end
+
+--- The one-line hint, cut to the room of the message area (no hit-enter).
+function H.echo_hint(hint)
+  local room = math.max(0, (vim.v.echospace or vim.o.columns - 12) - 1)
+  vim.api.nvim_echo({ { H.clip(hint, room), 'Comment' } }, false, {})
+end
+
+vim.api.nvim_create_autocmd('VimResized', {
+  group = vim.api.nvim_create_augroup('hexai.ask_view', { clear = true }),
+  callback = function()
+    if not M.is_open() then return end
+    H.balance()
+    for i in ipairs(H.view.sections) do M.render_header(i) end
+  end,
+})
 
 return M

@@ -157,6 +157,33 @@ class NvimSession:
         codes = self.nvim.replace_termcodes(keys, True, False, True)
         self.nvim.feedkeys(codes, mode, False)
 
+    def attach_ui(self, width: int = 80, height: int = 24) -> None:
+        """Attach a UI of ``width`` x ``height`` cells, as a terminal would.
+
+        Neovim then lays windows out and redraws for that size; read what is
+        drawn with :meth:`screen`. The redraw events themselves are dropped.
+        """
+        self.nvim.ui_attach(width, height, rgb=True, ext_linegrid=True)
+        self.wait_for(lambda: self.lua("return vim.o.columns") == width
+                      and self.lua("return vim.o.lines") == height, what="the UI size")
+
+    def resize_ui(self, width: int, height: int) -> None:
+        self.nvim.api.ui_try_resize(width, height)
+        self.wait_for(lambda: self.lua("return vim.o.columns") == width
+                      and self.lua("return vim.o.lines") == height, what="the new UI size")
+
+    def screen(self) -> list[str]:
+        """The rows of the screen as drawn (after a redraw), one string each."""
+        return list(self.lua(
+            "vim.cmd('redraw')\n"
+            "local rows = {}\n"
+            "for r = 1, vim.o.lines do\n"
+            "  local cells = {}\n"
+            "  for c = 1, vim.o.columns do cells[c] = vim.fn.screenstring(r, c) end\n"
+            "  rows[r] = table.concat(cells)\n"
+            "end\n"
+            "return rows"))
+
     def close(self) -> None:
         with suppress(Exception):
             self.nvim.close()

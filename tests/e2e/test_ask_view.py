@@ -242,3 +242,65 @@ def test_code_action_sends_the_diagnostics_of_the_range(ui: NvimSession) -> None
     assert payload["diagnostics"] == ["line 2: error: undefined name b [lint]"]
     ui.nvim.command("3HexaiCodeAction")
     assert sent(ui, "code_action.list")[1]["has_diagnostics"] is False
+
+
+# -- at a glance -----------------------------------------------------------------
+
+FOUR = [{"index": i, "label": name, "key": f"sim:{name}"}
+        for i, name in enumerate(["a", "b", "c", "bad"])]
+
+
+def test_diff_offers_only_answered_entries_and_the_second_list_keeps_the_numbers(
+    ui: NvimSession,
+) -> None:
+    ui.lua("require('hexai.ask').on_begin(1, {prompt = 'q', layout = 'stacked', entries = ...})",
+           FOUR)
+    for i in range(3):
+        update(ui, i, {"state": "done", "append": f"answer {i}"})
+    update(ui, 3, {"state": "error", "error": {"kind": "auth", "message": "no"}})
+    ui.lua("_G.lists = {}\n"
+           "vim.ui.select = function(items, opts, cb)\n"
+           "  local shown = {}\n"
+           "  for _, it in ipairs(items) do table.insert(shown, opts.format_item(it)) end\n"
+           "  table.insert(_G.lists, shown)\n"
+           "  cb(items[#_G.lists == 1 and 2 or 3])\n"
+           "end")
+    ui.nvim.command("HexaiAskDiff")
+    assert ui.lua("return _G.lists") == [["a", "b", "c"], ["a", "b (first)", "c"]]
+    get = "return vim.api.nvim_buf_get_lines(vim.api.nvim_win_get_buf(...), 0, -1, false)"
+    wins = ui.lua("return vim.api.nvim_tabpage_list_wins(0)")
+    assert sorted(ui.lua(get, w)[0] for w in wins) == ["answer 1", "answer 2"]
+
+
+def test_diff_with_fewer_than_two_answers_says_so(ui: NvimSession) -> None:
+    begin(ui)
+    update(ui, 0, {"state": "done", "append": "only one"})
+    update(ui, 1, {"state": "cancelled", "error": {"kind": "cancelled", "message": "stop"}})
+    ui.nvim.command("HexaiAskDiff")
+    assert "needs two answered entries (1 answered)" in ui.messages()
+    assert len(ui.lua("return vim.api.nvim_list_tabpages()")) == 1
+    # A cancelled entry reads "cancelled", not "cancelled (cancelled)".
+    assert "## slow · cancelled" in view_lines(ui)
+
+
+def test_auto_layout_is_columns_when_every_answer_gets_60_cells(ui: NvimSession) -> None:
+    resolve = "return require('hexai.ask_view').resolve_layout('auto', ...)"
+    ui.nvim.command("set columns=120")
+    assert ui.lua(resolve, 2) == "stacked"
+    ui.nvim.command("set columns=121")
+    assert ui.lua(resolve, 2) == "columns" and ui.lua(resolve, 3) == "stacked"
+    ui.nvim.command("set columns=182")
+    assert ui.lua(resolve, 3) == "columns"
+    assert ui.lua(resolve, 1) == "stacked"
+    begin(ui, layout="auto")
+    assert ui.lua("return require('hexai.ask').state().view.layout") == "columns"
+
+
+def test_key_table_is_one_list_that_maps_lists_and_configures(ui: NvimSession) -> None:
+    ui.lua("require('hexai').setup({ ask = { keys = { diff = 'D', retry = false } } })")
+    begin(ui)
+    keys = {k[0]: k[1] for k in ui.lua("return require('hexai.ask').key_list()")}
+    assert keys["D"] == "diff two answers" and "d" not in keys
+    assert "ask again" not in keys.values()
+    assert ui.lua("return vim.fn.maparg('D', 'n', false, true).desc") == "hexai: diff two answers"
+    assert ui.lua("return vim.fn.maparg('r', 'n')") == ""
