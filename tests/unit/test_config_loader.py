@@ -79,7 +79,7 @@ def test_defaults_without_any_file(tmp_path: Path) -> None:
     assert entries(config, "completion") == [("openai", "gpt-4.1", 0.2)]
     assert config.general.request_timeout == 600
     assert config.engine.max_concurrency == 8
-    assert config.ui["ask_layout"] == "stacked"
+    assert config.ui["ask_layout"] == "auto"
     assert config.ui["completion_layout"] == "stack"
     assert config.ui["disabled_filetypes"] == ()
     assert all(source == "default" for source in config.sources.values())
