@@ -7,13 +7,17 @@
 ---   }
 --- One item per completion entry that answered, in config order; the
 --- entry's label is the item's `labelDetails.description` (shown in the menu)
---- and the documentation holds the full suggestion and its stats.
+--- and the documentation holds the full suggestion and its stats. Each entry
+--- is appended as soon as it answers (blink.cmp appends the items of every
+--- callback), so a stalled entry never holds back the others. Using the
+--- source turns off the automatic ghost text (see |hexai-completion-display|).
 local M = {}
 
 -- Module definition ===========================================================
 
 --- A new source object (blink.cmp calls `new(opts, provider_config)`).
 function M.new(opts)
+  require('hexai').menu_source_registered('blink')
   return setmetatable({ opts = opts or {} }, { __index = M })
 end
 
@@ -23,12 +27,13 @@ function M:get_trigger_characters()
   return vim.deepcopy((require('hexai').settings or {}).trigger_characters or {})
 end
 
---- blink.cmp calls this; `callback` is called once. Returns a cancel function.
+--- blink.cmp calls this; `callback` gets the entries that answered since its
+--- last call (blink.cmp appends them), and is always called at least once.
+--- Returns a cancel function.
 function M:get_completions(ctx, callback)
-  local done = false
-  local function finish(items)
-    if done then return end
-    done = true
+  local over, calls, sent = false, 0, {}
+  local function send(items)
+    calls = calls + 1
     callback({ items = items, is_incomplete_forward = false, is_incomplete_backward = false })
   end
   ctx = ctx or {}
@@ -44,15 +49,25 @@ function M:get_completions(ctx, callback)
     buf = buf, row = row, col = col,
     manual = ctx.trigger ~= nil and ctx.trigger.kind == 1 or false,
     callback = function(snapshot)
-      if snapshot == nil then return finish({}) end
-      if not snapshot.done then return end
-      finish(require('hexai.cmp').items(snapshot, typed))
+      if over then return end
+      if snapshot == nil then -- superseded or not sent
+        over = true
+        if calls == 0 then send({}) end
+        return
+      end
+      local new = require('hexai.cmp').items(snapshot, typed, function(e) return not sent[e.index] end)
+      for _, item in ipairs(new) do sent[item.data.hexai.index] = true end
+      if #new > 0 or (snapshot.done and calls == 0) then send(new) end
+      if snapshot.done then over = true end
     end,
   })
-  if not seq then finish({}) end
+  if not seq and not over then
+    over = true
+    if calls == 0 then send({}) end
+  end
   return function()
-    if not done then
-      done = true
+    if not over then
+      over = true
       require('hexai.completion').cancel('blink')
     end
   end

@@ -5,9 +5,15 @@
 --- menu column shows the entry's label (`labelDetails.description`) and the
 --- documentation the full suggestion with its stats.
 ---
+--- Each entry shows as soon as it answers: the source calls nvim-cmp's
+--- callback again with the grown list (nvim-cmp takes every call of the
+--- latest request and refilters, keeping an entry the person has selected),
+--- so a stalled entry never holds back the others.
+---
 --- Registered by `require('hexai').setup()` when nvim-cmp is already loaded;
 --- otherwise call `require('hexai.cmp').register()` after nvim-cmp, then add
---- `{ name = 'hexai' }` to your cmp sources.
+--- `{ name = 'hexai' }` to your cmp sources. Registering turns off the
+--- automatic ghost text (see |hexai-completion-display|).
 local M = {}
 local H = {}
 
@@ -26,6 +32,7 @@ function M.register()
   if not ok or type(cmp) ~= 'table' or not cmp.register_source then return false end
   if H.registered then return true end
   H.registered = cmp.register_source(M.name, M.new())
+  require('hexai').menu_source_registered(M.name)
   return true
 end
 
@@ -39,13 +46,15 @@ end
 
 function M:get_keyword_pattern() return [[\k*]] end
 
---- nvim-cmp calls this; `callback` is always called exactly once.
+--- nvim-cmp calls this. `callback` gets the items so far each time another
+--- entry answers (nvim-cmp takes repeated calls of its latest request), and
+--- is always called at least once.
 function M:complete(params, callback)
-  local done = false
-  local function finish(result)
-    if done then return end
-    done = true
-    callback(result)
+  local calls, shown = 0, -1
+  local function send(items, incomplete)
+    calls = calls + 1
+    shown = #items
+    callback({ items = items, isIncomplete = incomplete })
   end
   local context = params and params.context or {}
   local buf = context.bufnr or vim.api.nvim_get_current_buf()
@@ -64,23 +73,33 @@ function M:complete(params, callback)
   local typed = before:sub(offset)
   local manual = params and params.completion_context
     and params.completion_context.triggerKind == 1 or false
-  require('hexai.completion').request('cmp', {
+  local seq = require('hexai.completion').request('cmp', {
     buf = buf, row = row, col = col, manual = manual,
     callback = function(snapshot)
-      if snapshot == nil then return finish({ items = {}, isIncomplete = true }) end
-      if not snapshot.done then return end
-      finish({ items = M.items(snapshot, typed), isIncomplete = false })
+      if snapshot == nil then -- superseded or not sent
+        if calls == 0 then send({}, true) end
+        return
+      end
+      local items = M.items(snapshot, typed)
+      -- An empty answer resets nvim-cmp's request: only send one at the end.
+      if #items > shown and #items > 0 then
+        send(items, false)
+      elseif snapshot.done and calls == 0 then
+        send(items, false)
+      end
     end,
   })
+  if not seq and calls == 0 then send({}, true) end
 end
 
---- LSP-style completion items for a finished snapshot.
-function M.items(snapshot, typed)
+--- LSP-style completion items for the entries of a snapshot that answered
+--- (all of them, or those `wanted(entry)` accepts).
+function M.items(snapshot, typed, wanted)
   typed = typed or ''
   local kind = (vim.lsp.protocol.CompletionItemKind or {}).Text or 1
   local items = {}
   for _, e in ipairs(snapshot.entries or {}) do
-    if e.status == 'ok' and e.text ~= '' then
+    if e.status == 'ok' and e.text ~= '' and (wanted == nil or wanted(e)) then
       local text = typed .. e.text
       local first = vim.split(text, '\n', { plain = true })[1]
       items[#items + 1] = {

@@ -149,7 +149,13 @@ function H.effective()
   if type(ui.completion) == 'table' then
     from_toml = vim.tbl_deep_extend('force', from_toml, ui.completion)
   end
-  return vim.tbl_deep_extend('force', vim.deepcopy(M.defaults), from_toml, H.user or {})
+  local config = vim.tbl_deep_extend('force', vim.deepcopy(M.defaults), from_toml, H.user or {})
+  -- A menu source in use and no explicit `display`: the menu is the display.
+  if from_toml.display == nil and (H.user or {}).display == nil
+    and next(require('hexai').menu_sources or {}) ~= nil then
+    config.display = 'none'
+  end
+  return config
 end
 
 -- Settings changed (the host (re)loaded the config): re-read the options.

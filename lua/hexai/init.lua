@@ -48,6 +48,20 @@ function M.on_settings(settings)
   vim.api.nvim_exec_autocmds('User', { pattern = 'HexaiSettings', modeline = false })
 end
 
+--- Menu sources in use ({ cmp = true, blink = true }); see below.
+M.menu_sources = {}
+
+--- A completion menu source (nvim-cmp's `hexai`, blink.cmp's `hexai.blink`)
+--- is in use: the automatic ghost text turns itself off unless `display` was
+--- set explicitly, so a trigger runs one fan-out (the menu's), not two, and
+--- no ghost lines draw under the menu.
+function M.menu_source_registered(name)
+  if M.menu_sources[name] then return end
+  M.menu_sources[name] = true
+  local completion = package.loaded['hexai.completion']
+  if completion and completion.configure then completion.configure(M.options) end
+end
+
 --- Called by the host to tell the person something (never a traceback).
 function M.notify(msg, level)
   vim.notify(msg, level or vim.log.levels.INFO, { title = 'hexai' })

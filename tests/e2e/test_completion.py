@@ -215,21 +215,29 @@ def test_builtin_popup_menu_has_one_labelled_item_per_entry(
     nvim.nvim.input("Areturn <Cmd>HexaiComplete popup<CR>")
 
     def items() -> Any:
+        # The menu opens at the first answer and grows (each entry as it arrives).
         info = nvim.lua("return vim.fn.complete_info({'items', 'pum_visible'})")
-        return info["items"] if info["pum_visible"] == 1 else None
+        return info["items"] if info["pum_visible"] == 1 and len(info["items"]) == 2 else None
 
-    found = nvim.wait_for(items, timeout=15, what="popup menu")
+    found = nvim.wait_for(items, timeout=15, what="popup menu with both entries")
     assert [i["menu"] for i in found] == ["[local]", "[cloud]"]
     for item, label in zip(found, ["local", "cloud"], strict=True):
         assert item["info"].rstrip().split("\n")[-1].startswith(f"{label} · ")
         assert " ms" in item["info"]
 
 
-def _source_items(nvim: NvimSession, code: str) -> list[dict[str, Any]]:
-    nvim.lua("_G.menu_result = nil\n" + code)
-    result = nvim.wait_for(lambda: nvim.lua("return _G.menu_result"), timeout=15,
-                           what="source callback")
-    return list(result["items"])
+def _source_items(nvim: NvimSession, code: str, count: int = 2) -> list[dict[str, Any]]:
+    """The items a source gave, once there are ``count``: nvim-cmp takes the
+    latest call's list, blink.cmp appends each call's items (``_G.menu_calls``)."""
+    nvim.lua("_G.menu_calls = {}\n" + code)
+
+    def items() -> list[dict[str, Any]] | None:
+        calls = nvim.lua("return _G.menu_calls")
+        found = list(calls[-1]["items"]) if calls and calls[-1].get("cmp") else [
+            item for call in calls for item in call["items"]]
+        return found if len(found) >= count else None
+
+    return nvim.wait_for(items, timeout=15, what="source callbacks")
 
 
 @pytest.mark.parametrize("source", ["cmp", "blink"])
@@ -248,7 +256,10 @@ def test_menu_source_objects_yield_one_labelled_item_per_entry(
             context = { bufnr = vim.api.nvim_get_current_buf(),
                         cursor = { row = 2, col = 8 }, cursor_before_line = '    ret' },
             completion_context = { triggerKind = 1 },
-          }, function(result) _G.menu_result = result end)
+          }, function(result)
+            result.cmp = true
+            table.insert(_G.menu_calls, result)
+          end)
         """
     else:
         code = """
@@ -257,7 +268,7 @@ def test_menu_source_objects_yield_one_labelled_item_per_entry(
           src:get_completions({
             bufnr = vim.api.nvim_get_current_buf(), cursor = { 2, 7 }, line = '    ret',
             bounds = { start_col = 5, length = 3 }, trigger = { kind = 1 },
-          }, function(result) _G.menu_result = result end)
+          }, function(result) table.insert(_G.menu_calls, result) end)
         """
     found = _source_items(nvim, code)
     assert [i["labelDetails"]["description"] for i in found] == ["local", "cloud"]
