@@ -5,7 +5,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: demo test lint bench clean real-server
+.PHONY: demo test lint bench clean real-server vendor
 
 $(STAMP): pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -33,6 +33,23 @@ bench: $(STAMP)
 	$(BIN)/python bench/nvim_latency.py
 	$(BIN)/python bench/ask_stream.py
 	$(BIN)/python bench/arena_rating.py
+
+# The unmodified third-party plugins the end-to-end tests drive (../shared/vendor/<name>,
+# present in this workplace and in CI). Elsewhere this clones the same commits.
+VENDOR := ../shared/vendor
+VENDORED := lazy.nvim=folke/lazy.nvim@306a05526ada86a7b30af95c5cc81ffba93fef97 \
+            nvim-cmp=hrsh7th/nvim-cmp@a1d504892f2bc56c2e79b65c6faded2fd21f3eca \
+            cmp-buffer=hrsh7th/cmp-buffer@b74fab3656eea9de20a9b8116afa3cfc4ec09657 \
+            blink.cmp=Saghen/blink.cmp@73ea297bc665c936b51797d5a55599536ffee0d8
+
+vendor:
+	@for spec in $(VENDORED); do \
+	  name=$${spec%%=*}; rest=$${spec#*=}; repo=$${rest%@*}; commit=$${rest#*@}; \
+	  if [ -d "$(VENDOR)/$$name/lua" ]; then echo "vendor: $$name present"; continue; fi; \
+	  echo "vendor: cloning $$repo at $$commit"; \
+	  git clone --quiet "https://github.com/$$repo" "$(VENDOR)/$$name" && \
+	  git -C "$(VENDOR)/$$name" checkout --quiet "$$commit" || exit 1; \
+	done
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache build *.egg-info

@@ -188,9 +188,10 @@ def prepare(
     init.write_text(text)
     manifest = root / "rplugin.vim"
     env = isolated_env(root, manifest)
+    # Help tags too (`:help hexai`), as plugin managers generate them; doc/tags is ignored by git.
     subprocess.run(
         [nvim_binary(), "--headless", "-u", str(init), "-i", "NONE", "+UpdateRemotePlugins",
-         "+qa!"],
+         f"+helptags {REPO / 'doc'}", "+qa!"],
         env=env, cwd=root, check=True, timeout=60, capture_output=True,
     )
     if "HexaiNotify" not in manifest.read_text():
