@@ -64,6 +64,7 @@ from dataclasses import asdict, dataclass, field
 from types import TracebackType
 from typing import Any, Protocol
 
+from hexai_nvim import secrets
 from hexai_nvim.config.model import Config, Entry, ProviderSpec
 from hexai_nvim.providers.base import (
     Call,
@@ -78,7 +79,6 @@ from hexai_nvim.providers.base import (
     UsageReport,
     lists_models,
 )
-from hexai_nvim.providers.http import header_secrets, scrub
 
 log = logging.getLogger("hexai_nvim.engine")
 
@@ -636,6 +636,7 @@ class Engine:
         key_resolver: KeyResolver | None = None,
     ) -> None:
         self._config = config
+        secrets.remember_config(config)
         self._env = env
         self._provider_factory = provider_factory
         self._key_resolver = key_resolver
@@ -675,6 +676,7 @@ class Engine:
         provider clients whose spec changed.
         """
         self._config = config
+        secrets.remember_config(config)
         self._keys.clear()
         if self._key_resolver is None:
             # The default resolver caches api_key_cmd output for the process;
@@ -793,14 +795,10 @@ class Engine:
         return self._scrub(text)
 
     def _scrub(self, text: str, *extra: str | None) -> str:
-        """Remove from ``text`` every known API key, the secrets in ``extra``
-        and the values of the headers configured for the providers in use."""
-        secrets = {key for key in (*self._keys.values(), *extra) if key}
-        for spec, _provider in self._providers.values():
-            secrets.update(header_secrets(spec.headers))
-        for secret in sorted(secrets, key=len, reverse=True):
-            text = scrub(text, secret, "[redacted]")
-        return text
+        """``text`` without any secret the process knows (:mod:`hexai_nvim.secrets`:
+        the keys resolved here, every configured header value and URL
+        password), nor the secrets in ``extra``."""
+        return secrets.scrub(text, *extra)
 
     def _provider(self, spec: ProviderSpec) -> Provider:
         cached = self._providers.get(spec.name)
@@ -837,6 +835,7 @@ class Engine:
                 # Not cached: the next request tries again (the command may be fixed).
                 return None, self._scrub(str(exc)) or type(exc).__name__
             value = info.value or None
+            secrets.remember(value)
             source = str(getattr(info, "source", "") or "")
             if value is not None or not source.startswith("cmd failed"):
                 # A failed command is not cached here: the resolver decides

@@ -36,6 +36,8 @@ from dataclasses import asdict, dataclass, fields
 from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any
 
+from hexai_nvim.secrets import scrub
+
 if TYPE_CHECKING:
     from collections.abc import Callable
 
@@ -199,7 +201,7 @@ class StatsStore:
 
     def append(self, record: StatsRecord) -> None:
         """Append one record (one short write; safe across processes)."""
-        line = record.to_json() + "\n"
+        line = scrub(record.to_json()) + "\n"
         try:
             self.path.parent.mkdir(parents=True, exist_ok=True)
             with _locked(self.path):

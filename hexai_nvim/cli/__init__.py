@@ -43,6 +43,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     if wanted is None:
         parser.print_help(sys.stderr)
         return 2
+    # Everything the terminal is shown passes the one scrubber.
+    from hexai_nvim.secrets import ScrubbedStream
+
+    out, err = sys.stdout, sys.stderr
+    sys.stdout, sys.stderr = ScrubbedStream(out), ScrubbedStream(err)  # type: ignore[assignment]
     try:
         return int(importlib.import_module(COMMANDS[wanted][0]).run(args))
     except KeyboardInterrupt:
@@ -53,6 +58,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         with contextlib.suppress(OSError, ValueError):
             os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return 0
+    finally:
+        sys.stdout, sys.stderr = out, err
 
 
 if __name__ == "__main__":

@@ -7,7 +7,8 @@
 A surface's entries are written ``provider:model@temperature`` joined by ``|``
 (as hexai does); our extra entry fields get their own lines
 (``models.completion[1].timeout_ms``). Secrets never appear: a changed
-``api_key_cmd`` shows as ``(set)``, header values are masked.
+``api_key_cmd``, a header value or a ``base_url`` password that changed shows as
+``key: changed``; ``config show`` masks them.
 """
 
 from __future__ import annotations
@@ -139,17 +140,57 @@ def _entry_extras(old: Config, new: Config) -> dict[str, tuple[str, str]]:
     return changes
 
 
+#: Shown instead of old and new values of a secret-bearing key that changed.
+CHANGED = "changed"
+
+
+def secret_values(config: Config) -> dict[str, str]:
+    """The real values of every secret-bearing key (``api_key_cmd``, header
+    values, ``base_url`` with its password), by dotted key: compared, never shown."""
+    values: dict[str, str] = {}
+    for name in sorted(config.providers):
+        spec = config.providers[name]
+        prefix = f"providers.{name}"
+        values[f"{prefix}.base_url"] = spec.base_url
+        values[f"{prefix}.api_key_cmd"] = spec.api_key_cmd or ""
+        for headers in (spec.headers, spec.withheld_headers):
+            for header, value in headers.items():
+                values[f"{prefix}.headers.{header}"] = value
+    return values
+
+
 def diff_configs(old: Config, new: Config) -> list[str]:
-    """``["- key: old → new", ...]``, in a stable order; empty when equal."""
+    """``["- key: old → new", ...]``, in a stable order; empty when equal.
+
+    A secret-bearing value that changed while its masked form did not (a new
+    ``api_key_cmd``, header value or ``base_url`` password) is
+    ``- key: changed``, without old or new values.
+    """
     before, after = flatten(old), flatten(new)
+    secret_before, secret_after = secret_values(old), secret_values(new)
     keys = list(after) + [key for key in before if key not in after]
-    changes = {
-        key: (before.get(key, _NONE), after.get(key, _NONE))
-        for key in keys
-        if before.get(key, _NONE) != after.get(key, _NONE)
-    }
+    keys += [key for key in secret_after if key not in after and key not in before]
+    keys += [key for key in secret_before if key not in keys]
+    changes: dict[str, tuple[str, str] | None] = {}
+    for key in keys:
+        was, now = before.get(key, _NONE), after.get(key, _NONE)
+        secret_changed = secret_before.get(key) != secret_after.get(key)
+        if key in secret_before or key in secret_after:
+            header = ".headers." in key
+            if header and (key in secret_before) != (key in secret_after):
+                changes[key] = (was, now)  # added or removed: masked, as before
+            elif secret_changed and (header or was == now):
+                changes[key] = None
+            elif was != now:
+                changes[key] = (was, now)
+            continue
+        if was != now:
+            changes[key] = (was, now)
     changes.update(_entry_extras(old, new))
-    return [f"- {key}: {was} → {now}" for key, (was, now) in changes.items()]
+    return [
+        f"- {key}: {CHANGED}" if shown is None else f"- {key}: {shown[0]} → {shown[1]}"
+        for key, shown in changes.items()
+    ]
 
 
 def format_reload_diff(old: Config, new: Config) -> str:

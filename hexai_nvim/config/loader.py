@@ -21,6 +21,7 @@ from hexai_nvim.config.files import (
 from hexai_nvim.config.model import Config, ConfigError, Problem
 from hexai_nvim.config.resolve import Layer, merge, resolve
 from hexai_nvim.config.schema import LayerValidator, provider_names_in
+from hexai_nvim.secrets import remember_config
 
 #: How problems and warnings of the editor layer name their origin.
 EDITOR_ORIGIN = "setup{}"
@@ -174,7 +175,10 @@ def _build(
     all_warnings = warnings + [w for w in resolution.warnings if w not in warnings]
     if problems or resolution.config is None:
         raise ConfigError(problems, warnings=all_warnings, files=attempted)
-    return dataclasses.replace(resolution.config, warnings=tuple(all_warnings))
+    config = dataclasses.replace(resolution.config, warnings=tuple(all_warnings))
+    # Its secrets are known to the process's scrubber from now on.
+    remember_config(config)
+    return config
 
 
 def _same_file(first: str, second: str) -> bool:

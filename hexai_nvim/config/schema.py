@@ -65,6 +65,18 @@ def describe(value: Any) -> str:
     return f"a value of type {type(value).__name__}"
 
 
+def describe_kind(value: Any) -> str:
+    """Like :func:`describe`, but never the value itself: for keys whose
+    values may hold secrets (``headers``, ``api_key_cmd``)."""
+    if isinstance(value, str):
+        return "a string (its value is not shown: it may hold a secret)"
+    if isinstance(value, bool):
+        return "a boolean"
+    if isinstance(value, (int, float)):
+        return "a number"
+    return describe(value)
+
+
 def suggest(word: object, options: Iterable[str], cutoff: float = 0.6) -> str:
     """``" (did you mean 'x'?)"`` for the closest option, or ``""``."""
     if not isinstance(word, str):
@@ -139,10 +151,12 @@ def boolean() -> Validator:
     return check
 
 
-def text(*, strip: bool = True) -> Validator:
+def text(*, strip: bool = True, secret: bool = False) -> Validator:
+    shown = describe_kind if secret else describe
+
     def check(value: Any) -> str:
         if not isinstance(value, str):
-            raise vol.Invalid(f"expected a string, got {describe(value)}")
+            raise vol.Invalid(f"expected a string, got {shown(value)}")
         if not value.strip():
             raise vol.Invalid("must not be empty")
         return value.strip() if strip else value
@@ -223,12 +237,14 @@ def any_table() -> Validator:
     return check
 
 
-def string_table() -> Validator:
+def string_table(*, secret: bool = False) -> Validator:
+    shown = describe_kind if secret else describe
+
     def check(value: Any) -> dict[str, str]:
         if not isinstance(value, Mapping):
-            raise vol.Invalid(f"expected a table of strings, got {describe(value)}")
+            raise vol.Invalid(f"expected a table of strings, got {shown(value)}")
         errors = [
-            vol.Invalid(f"expected a string, got {describe(item)}", path=[key])
+            vol.Invalid(f"expected a string, got {shown(item)}", path=[key])
             for key, item in value.items()
             if not isinstance(key, str) or not isinstance(item, str)
         ]
@@ -327,8 +343,8 @@ PROVIDER_FIELDS: Mapping[str, Validator] = {
     "model": text(),
     "temperature": number(0, 2),
     "api_key_env": env_names(),
-    "api_key_cmd": text(strip=False),
-    "headers": string_table(),
+    "api_key_cmd": text(strip=False, secret=True),
+    "headers": string_table(secret=True),
     "max_concurrency": integer(1, 1024),
     "timeout_ms": integer(1, MAX_MS),
     "stream": boolean(),

@@ -20,6 +20,7 @@ import pynvim
 from hexai_nvim.host import ask, check, code_action, completion, general  # noqa: F401
 from hexai_nvim.host.rpc import HANDLERS, Payload
 from hexai_nvim.host.runtime import ERROR, Runtime
+from hexai_nvim.secrets import scrub, scrub_data
 
 log = logging.getLogger("hexai_nvim.host")
 
@@ -41,11 +42,12 @@ class HexaiPlugin:
 
     @pynvim.function("HexaiRequest", sync=True)
     def request(self, args: list[Any]) -> dict[str, Any]:
+        # Answers pass the one scrubber, like everything sent to the editor.
         try:
-            return {"ok": True, "value": self._dispatch(args)}
+            return {"ok": True, "value": scrub_data(self._dispatch(args))}
         except Exception as exc:
             log.exception("HexaiRequest %r failed", args[:1])
-            return {"ok": False, "error": f"{type(exc).__name__}: {exc}"}
+            return {"ok": False, "error": scrub(f"{type(exc).__name__}: {exc}")}
 
     def _dispatch(self, args: list[Any]) -> Any:
         name = args[0] if args else None

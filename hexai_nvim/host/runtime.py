@@ -25,6 +25,7 @@ from typing import TYPE_CHECKING, Any
 
 from hexai_nvim.config import ConfigError, default_config, format_reload_diff, load_config
 from hexai_nvim.config.model import Config
+from hexai_nvim.secrets import ScrubbingFormatter, scrub_data
 
 if TYPE_CHECKING:
     from hexai_nvim.engine import Engine
@@ -151,7 +152,8 @@ class Runtime:
         """Call ``require(module)[function](...)`` without waiting (safe in coroutines)."""
         code = f"return require({module!r})[{function!r}](...)"
         try:
-            self.nvim.exec_lua(code, *args, async_=True)
+            # Every text sent to the editor passes the one scrubber.
+            self.nvim.exec_lua(code, *scrub_data(args), async_=True)
         except Exception:  # the channel is gone: Neovim is exiting
             log.debug("exec_lua %s.%s failed", module, function, exc_info=True)
 
@@ -213,7 +215,7 @@ def _log_to(path: str, level: Any) -> None:
         handler: logging.Handler = logging.FileHandler(path, encoding="utf-8")
     except OSError:
         return
-    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    handler.setFormatter(ScrubbingFormatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
     logger.addHandler(handler)
     try:
         logger.setLevel(level if isinstance(level, int) else str(level).upper())

@@ -8,7 +8,8 @@
   :class:`ProviderError`). A wire format supplies the body, the headers, a
   :class:`StreamDecoder` for streamed answers and a reader for whole JSON ones.
 - Helpers that turn HTTP failures into error values: :func:`kind_for_status`,
-  :func:`parse_retry_after`, :func:`provider_message`, :func:`scrub`.
+  :func:`parse_retry_after`, :func:`provider_message` (messages are scrubbed
+  by :mod:`hexai_nvim.secrets`).
 
 aiohttp is imported lazily (inside functions), so importing this module is
 cheap for ``hexai config`` and the Neovim host's start-up.
@@ -41,6 +42,7 @@ from hexai_nvim.providers.base import (
     StopReason,
     UsageReport,
 )
+from hexai_nvim.secrets import scrub
 
 if TYPE_CHECKING:
     import aiohttp
@@ -55,11 +57,9 @@ __all__ = [
     "decode_json",
     "error_from_payload",
     "finish_or_cut",
-    "header_secrets",
     "kind_for_status",
     "parse_retry_after",
     "provider_message",
-    "scrub",
 ]
 
 _U = TypeVar("_U")
@@ -235,37 +235,6 @@ def provider_message(data: Any) -> str | None:
     return None
 
 
-def scrub(text: str, secret: str | None, replacement: str = "***") -> str:
-    """``text`` with ``secret`` (and echoed fragments of a long one) replaced."""
-    if not secret or len(secret) < 4:
-        return text
-    text = text.replace(secret, replacement)
-    if len(secret) >= 16:
-        # Servers sometimes echo a key cut short ("sk-abc123...").
-        text = re.sub(re.escape(secret[:10]) + r"\S*", replacement, text)
-    return text
-
-
-def header_secrets(headers: Mapping[str, str]) -> list[str]:
-    """Values of configured headers to keep out of messages, longest first.
-
-    A user's ``headers`` often carry credentials (``Authorization``, ``api-key``,
-    a proxy token); a server may echo the whole value or only the token after
-    its scheme (``Bearer <token>``). Values shorter than 8 characters are left
-    alone: they are not secrets and would blank out ordinary words.
-    """
-    found: set[str] = set()
-    for value in headers.values():
-        value = value.strip()
-        if len(value) >= 8:
-            found.add(value)
-        scheme, _, token = value.partition(" ")
-        token = token.strip()
-        if scheme and len(token) >= 8:
-            found.add(token)
-    return sorted(found, key=len, reverse=True)
-
-
 #: Control characters (ESC included) left after whitespace is folded: a
 #: server's message must not drive the terminal or editor it is shown in.
 _CONTROLS = re.compile(r"[\x00-\x1f\x7f-\x9f]")
@@ -354,7 +323,7 @@ def _map_client_exception(exc: BaseException, url: str, call: Call) -> ProviderE
         kind, message = ErrorKind.CONFIG, f"invalid request: {exc}"
     else:
         kind, message = ErrorKind.BAD_RESPONSE, f"HTTP error talking to {where}: {exc}"
-    return ProviderError(kind, _shorten(scrub(scrub(message, call.api_key), password)))
+    return ProviderError(kind, _shorten(scrub(message, call.api_key, password)))
 
 
 # ---------------------------------------------------------------------------

@@ -71,3 +71,34 @@ def test_secrets_never_show_in_diffs(tmp_path: Path) -> None:
     assert "providers.openai.headers.Authorization: (none) → ****efgh" in text
     assert "sk-inline-secret" not in text
     assert "sk-header-secret" not in text
+
+
+def test_a_secret_that_changed_behind_its_mask_is_reported_without_values(
+    tmp_path: Path,
+) -> None:
+    """`config diff` and the reload summary said "No changes" here (they compared masks)."""
+    def provider(cmd: str, header: str, password: str) -> str:
+        return (
+            f'[providers.corp]\nkind = "openai-compatible"\n'
+            f'base_url = "http://alice:{password}@127.0.0.1:9/v1"\n'
+            f'api_key_cmd = "printf %s {cmd}"\n'
+            f'headers = {{ X-Proxy-Token = "{header}" }}\n'
+        )
+
+    old_secrets = ("sk-old-cmd-1111aaaa2222", "tok-old-3333bbbb4444WXYZ", "pw-old-5555cccc")
+    new_secrets = ("sk-new-cmd-6666dddd7777", "tok-new-8888eeee9999WXYZ", "pw-new-0000ffff")
+    (tmp_path / "old").mkdir()
+    (tmp_path / "new").mkdir()
+    old = load(tmp_path / "old", provider(*old_secrets))
+    new = load(tmp_path / "new", provider(*new_secrets))
+    lines = diff_configs(old, new)
+    assert lines == [
+        "- providers.corp.base_url: changed",
+        "- providers.corp.api_key_cmd: changed",
+        "- providers.corp.headers.X-Proxy-Token: changed",
+    ]
+    shown = format_reload_diff(old, new)
+    assert "3 changes" in shown
+    for secret in old_secrets + new_secrets:
+        for i in range(len(secret) - 5):
+            assert secret[i : i + 6] not in shown

@@ -34,8 +34,8 @@ from hexai_nvim.providers.http import (
     kind_for_status,
     parse_retry_after,
     provider_message,
-    scrub,
 )
+from hexai_nvim.secrets import scrub
 from hexai_nvim.sim import SimState, create_app, reply_text
 
 KEY = "sk-live-SECRET-0123456789abcdefXYZ"
@@ -128,7 +128,7 @@ async def test_http_status_becomes_error_kind_with_the_providers_message(
     assert events == []
     # The message is the one of the provider's JSON error body, which echoed
     # the key: it must have been scrubbed.
-    assert error.message.endswith("(key received: ***)")
+    assert error.message.endswith("(key received: [redacted])")
     assert call.transfer.status == code
     assert call.transfer.bytes_received > 0
 
@@ -202,8 +202,9 @@ def test_retry_after_forms() -> None:
 
 
 def test_scrub_removes_whole_and_shortened_keys() -> None:
-    assert scrub(f"bad key {KEY}!", KEY) == "bad key ***!"
-    assert scrub(f"bad key {KEY[:14]}...{KEY[-4:]} here", KEY) == "bad key *** here"
+    # (One scrubber for the process: hexai_nvim.secrets; this pins its use here.)
+    assert scrub(f"bad key {KEY}!", KEY) == "bad key [redacted]!"
+    assert scrub(f"bad key {KEY[:14]}...{KEY[-4:]} here", KEY) == "bad key [redacted] here"
     assert scrub("nothing here", None) == "nothing here"
     assert scrub("a b c", "b") == "a b c"  # too short to be a key
 
@@ -440,7 +441,7 @@ async def test_error_body_echoing_the_key_in_malformed_json_is_scrubbed(
     server = await aiohttp_server(app)
     error, _ = await fail(http, spec("openai", str(server.make_url("/v1"))), make_call("m"))
     assert error.kind is ErrorKind.BAD_RESPONSE
-    assert "***" in error.message
+    assert "[redacted]" in error.message and KEY[:6] not in error.message
 
 
 # ---------------------------------------------------------------------------
