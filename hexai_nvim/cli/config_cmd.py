@@ -198,7 +198,7 @@ def _print_view(view: dict[str, Any], out: TextIO) -> None:
             key_text = f"{key['masked']} from {key['source']}"
         elif key["source"] == "none":
             names = ", ".join(provider["api_key_env"]) or "none configured"
-            optional = "; optional for a local server" if provider["kind"] == "ollama" else ""
+            optional = "" if provider["needs_key"] else "; optional for a local server"
             key_text = f"not found (variables: {names}{optional})"
         else:
             key_text = key["source"]
@@ -221,6 +221,11 @@ def _print_view(view: dict[str, Any], out: TextIO) -> None:
             )
         if not provider["stream"]:
             extras.append("stream false")
+        fim_mode = provider["fim_mode"]
+        extras.append(
+            f"completion {'chat' if fim_mode == 'off' else 'fim ' + fim_mode}"
+            + (f" (fim = {provider['fim']})" if provider["fim"] != "auto" else "")
+        )
         if extras:
             write(f"    {'; '.join(extras)}\n")
     if view["warnings"]:

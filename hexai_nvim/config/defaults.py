@@ -61,12 +61,6 @@ BUILTIN: Mapping[str, BuiltinProvider] = MappingProxyType(
 #: ``[provider] name`` when nobody sets it (hexai's documented default).
 DEFAULT_PROVIDER = "openai"
 
-#: Base URL a named provider of this kind gets when it gives none.
-#: ``openai-compatible`` has none: such a provider must say where it lives.
-KIND_BASE_URLS: Mapping[str, str] = MappingProxyType(
-    {name: spec.base_url for name, spec in BUILTIN.items()}
-)
-
 #: hexai's ``[general]`` defaults.
 GENERAL: Mapping[str, Any] = MappingProxyType(
     {

@@ -6,24 +6,57 @@ configuration arrives as one :class:`Config`. Nothing here does I/O.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from types import MappingProxyType
-from typing import Any
+from typing import Any, overload
 
 #: The surfaces that take a list of entries. hexai's ``chat`` and ``cli`` are
 #: aliases of ``ask``.
 SURFACES: tuple[str, ...] = ("completion", "ask", "code_action")
 SURFACE_ALIASES: Mapping[str, str] = MappingProxyType({"chat": "ask", "cli": "ask"})
 
-#: Wire formats a provider can speak.
-PROVIDER_KINDS: tuple[str, ...] = (
-    "openai",
-    "openai-compatible",
-    "openrouter",
-    "anthropic",
-    "ollama",
-)
+class _Registered(Sequence[str]):
+    """Names the provider registry declares, read on first use.
+
+    The registry imports the provider clients; the config layer is imported
+    when the Neovim host starts and must stay cheap, so the names are looked
+    up only when validation first needs them.
+    """
+
+    def __init__(self, what: str) -> None:
+        self._what = what
+
+    def _names(self) -> tuple[str, ...]:
+        from hexai_nvim.providers import registry
+
+        if self._what == "kinds":
+            return registry.kind_names()
+        from hexai_nvim.providers.base import FIM_CHOICES
+
+        return FIM_CHOICES
+
+    @overload
+    def __getitem__(self, index: int) -> str: ...
+    @overload
+    def __getitem__(self, index: slice) -> Sequence[str]: ...
+    def __getitem__(self, index: int | slice) -> str | Sequence[str]:
+        return self._names()[index]
+
+    def __len__(self) -> int:
+        return len(self._names())
+
+    def __contains__(self, value: object) -> bool:
+        return value in self._names()
+
+    def __repr__(self) -> str:
+        return repr(self._names())
+
+
+#: Wire formats a provider can speak: the kinds the provider registry declares.
+PROVIDER_KINDS: Sequence[str] = _Registered("kinds")
+#: Values of a provider's ``fim`` option (which ones a kind allows: the registry).
+FIM_OPTIONS: Sequence[str] = _Registered("fim")
 
 #: Providers configured by hexai's own sections (``[openai]``, ``[ollama]`` ...).
 BUILTIN_PROVIDERS: tuple[str, ...] = ("openai", "openrouter", "anthropic", "ollama")
@@ -60,6 +93,9 @@ class ProviderSpec:
     withheld_headers: Mapping[str, str] = field(
         default_factory=lambda: MappingProxyType({}), repr=False
     )
+    #: Ours: how completion asks for fill-in-the-middle (``auto``, ``off`` or a
+    #: mode of :data:`hexai_nvim.providers.base.FIM_MODES`).
+    fim: str = "auto"
 
 
 @dataclass(frozen=True)
@@ -77,6 +113,9 @@ class Entry:
     #: Total deadline for one request of this entry.
     timeout_ms: int
     stream: bool
+    #: The entry set ``max_tokens`` itself (False: it is ``[general] max_tokens``,
+    #: and completion uses a completion-sized limit instead).
+    max_tokens_set: bool = True
 
     @property
     def key(self) -> str:

@@ -19,6 +19,7 @@ from typing import Any
 
 from hexai_nvim.config import defaults, trust
 from hexai_nvim.config.model import (
+    PROVIDER_KINDS,
     SURFACES,
     CompletionSettings,
     Config,
@@ -44,6 +45,7 @@ PROVIDER_FIELDS: tuple[str, ...] = (
     "max_concurrency",
     "timeout_ms",
     "stream",
+    "fim",
 )
 
 
@@ -162,13 +164,14 @@ class _Resolver:
             if kind is None:
                 self.problem(
                     f"providers.{name}.kind",
-                    f"missing; set kind to one of {', '.join(defaults.KIND_BASE_URLS)}, "
-                    "openai-compatible",
+                    f"missing; set kind to one of {', '.join(PROVIDER_KINDS)}",
                     self.file_of(f"providers.{name}"),
                     ("providers", name),
                 )
                 continue
-            base_url = table.get("base_url") or defaults.KIND_BASE_URLS.get(kind)
+            from hexai_nvim.providers import registry  # lazily: it imports the clients
+
+            base_url = table.get("base_url") or registry.kind_info(kind).base_url
             if not base_url:
                 self.problem(
                     f"providers.{name}.base_url",
@@ -178,7 +181,26 @@ class _Resolver:
                 )
                 continue
             specs[name] = self.spec(name, kind, table, base_url, "", ())
+        for name, spec in list(specs.items()):
+            if not self.fim_allowed(spec):
+                specs[name] = replace(spec, fim="off")
         return {name: self.guard_key(spec) for name, spec in specs.items()}
+
+    def fim_allowed(self, spec: ProviderSpec) -> bool:
+        """Whether the provider's kind can do its ``fim`` mode (a problem when not)."""
+        from hexai_nvim.providers import registry
+
+        allowed = registry.fim_choices(spec.kind)
+        if spec.fim in allowed:
+            return True
+        self.problem(
+            f"providers.{spec.name}.fim",
+            f"{spec.fim!r} is not available for kind {spec.kind!r}; allowed: "
+            + ", ".join(allowed),
+            self.file_of(f"providers.{spec.name}.fim"),
+            ("providers", spec.name, "fim"),
+        )
+        return False
 
     def guard_key(self, spec: ProviderSpec) -> ProviderSpec:
         """The trust rule (:mod:`hexai_nvim.config.trust`): the user's
@@ -223,6 +245,7 @@ class _Resolver:
             max_concurrency=table.get("max_concurrency"),
             timeout_ms=table.get("timeout_ms"),
             stream=table.get("stream", True),
+            fim=table.get("fim", "auto"),
         )
 
     # -- entries
@@ -288,6 +311,7 @@ class _Resolver:
                     max_tokens=item.get("max_tokens", general.max_tokens),
                     timeout_ms=item.get("timeout_ms", default_timeout),
                     stream=item.get("stream", spec.stream),
+                    max_tokens_set="max_tokens" in item,
                 )
             )
         return tuple(entries)

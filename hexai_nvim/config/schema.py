@@ -29,7 +29,7 @@ import voluptuous as vol
 
 from hexai_nvim.config import defaults
 from hexai_nvim.config.keys import mask_url
-from hexai_nvim.config.model import PROVIDER_KINDS, Problem
+from hexai_nvim.config.model import FIM_OPTIONS, PROVIDER_KINDS, Problem
 
 Validator = Callable[[Any], Any]
 PathPart = str | int
@@ -349,6 +349,7 @@ PROVIDER_FIELDS: Mapping[str, Validator] = {
     "timeout_ms": integer(1, MAX_MS),
     "stream": boolean(),
     "presets": string_table(),
+    "fim": choice(FIM_OPTIONS, what="fim mode"),
 }
 
 

@@ -59,8 +59,14 @@ def provider_data(
         "max_concurrency": spec.max_concurrency,
         "timeout_ms": spec.timeout_ms,
         "stream": spec.stream,
+        "fim": spec.fim,
     }
     data["sources"] = {key: source(key) for key in list(data)}
+    # What the kind declares (the provider registry), and the FIM mode in use.
+    from hexai_nvim.providers import registry
+
+    data["needs_key"] = registry.kind_info(spec.kind).needs_key
+    data["fim_mode"] = registry.fim_mode(spec)
     if resolve_keys:
         info = resolve_api_key(spec, env)
         data["key"] = {"found": info.found, "masked": info.masked, "source": info.source}

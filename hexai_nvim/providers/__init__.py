@@ -1,6 +1,11 @@
 """Provider clients, one module per wire format, and the factory that picks one.
 
-- ``openai`` (kinds ``openai``, ``openai-compatible``, ``openrouter``)
+The registry (:mod:`hexai_nvim.providers.registry`) lists the client classes;
+each declares the kinds it serves and what they can do:
+
+- ``openai``: kinds ``openai``, ``openai-compatible``, ``openrouter``,
+  ``llamacpp``, ``mistral`` (chat completions; FIM through ``completions``,
+  ``infill`` and ``codestral``)
 - ``anthropic``
 - ``ollama``
 
@@ -19,18 +24,9 @@ __all__ = ["HttpPool", "make_provider"]
 def make_provider(spec: ProviderSpec, http: HttpPool) -> Provider:
     """The client for ``spec.kind``, sending through ``http``.
 
-    Raises ``ValueError`` for a kind no module serves.
+    Raises ``ValueError`` for a kind no registered class serves.
     """
-    if spec.kind in ("openai", "openai-compatible", "openrouter"):
-        from hexai_nvim.providers.openai import OpenAIProvider
+    from hexai_nvim.providers.registry import provider_class
 
-        return OpenAIProvider(spec, http)
-    if spec.kind == "anthropic":
-        from hexai_nvim.providers.anthropic import AnthropicProvider
-
-        return AnthropicProvider(spec, http)
-    if spec.kind == "ollama":
-        from hexai_nvim.providers.ollama import OllamaProvider
-
-        return OllamaProvider(spec, http)
-    raise ValueError(f"unknown provider kind {spec.kind!r}")
+    cls = provider_class(spec.kind)
+    return cls(spec, http)  # type: ignore[call-arg]

@@ -16,13 +16,13 @@ whatever it said before.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from hexai_nvim.config.model import ProviderSpec
 from hexai_nvim.providers.base import (
     Call,
     ErrorKind,
     Finish,
+    KindInfo,
     ProviderError,
     ProviderEvent,
     TextDelta,
@@ -38,6 +38,9 @@ from hexai_nvim.providers.http import (
 )
 from hexai_nvim.providers.sse import SSEEvent, SSEParser
 
+if TYPE_CHECKING:
+    from hexai_nvim.config.model import ProviderSpec
+
 __all__ = ["ANTHROPIC_VERSION", "DEFAULT_MAX_TOKENS", "AnthropicProvider"]
 
 ANTHROPIC_VERSION = "2023-06-01"
@@ -48,7 +51,7 @@ DEFAULT_MAX_TOKENS = 1024
 class AnthropicProvider(JsonHttpProvider):
     """Client of the Anthropic messages wire format."""
 
-    kinds = ("anthropic",)
+    kinds = (KindInfo("anthropic", "Anthropic", base_url="https://api.anthropic.com/v1"),)
 
     def __init__(self, spec: ProviderSpec, http: HttpPool) -> None:
         super().__init__(spec.headers, spec.base_url, http)

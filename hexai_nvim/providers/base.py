@@ -49,12 +49,65 @@ class Message:
     content: str
 
 
+#: How a fill-in-the-middle request is sent (the ``fim`` option of a provider):
+#:
+#: - ``completions``: OpenAI-style ``POST /completions`` with ``prompt`` + ``suffix``
+#:   (DeepSeek's beta API, vLLM, llama-cpp-python, LM Studio, Ollama's ``/v1``);
+#: - ``infill``: llama.cpp's ``POST /infill`` (``input_prefix``, ``input_suffix``,
+#:   ``input_extra``, ``n_indent``);
+#: - ``mistral``: Mistral Codestral's ``POST /fim/completions``;
+#: - ``ollama``: Ollama's ``POST /api/generate`` with ``suffix``.
+FIM_MODES: tuple[str, ...] = ("completions", "infill", "mistral", "ollama")
+#: Values of the ``fim`` option: a mode, ``auto`` (the kind's default) or ``off``.
+FIM_CHOICES: tuple[str, ...] = ("auto", "off", *FIM_MODES)
+
+
+@dataclass(frozen=True)
+class KindInfo:
+    """What one provider ``kind`` can do, declared by the class that serves it.
+
+    Config validation, ``hexai config show``, the config check and the
+    completion surface read these (through :mod:`hexai_nvim.providers.registry`)
+    instead of testing kind names.
+    """
+
+    name: str
+    #: One line for the docs and ``config show`` ("OpenAI", "llama.cpp's llama-server").
+    summary: str
+    #: Requests fail without an API key (local servers need none).
+    needs_key: bool = True
+    #: Base URL a provider of this kind gets when it sets none ("": it must set one).
+    base_url: str = ""
+    #: The FIM mode ``fim = "auto"`` picks ("off": chat prompts only).
+    fim_auto: str = "off"
+    #: Modes the ``fim`` option may name for this kind (besides ``auto``/``off``).
+    fim_modes: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class FimFile:
+    """Another open file, sent as extra context where the format takes it."""
+
+    filename: str
+    text: str
+
+
 @dataclass(frozen=True)
 class FimPrompt:
-    """Fill-in-the-middle text, used where the wire format supports it."""
+    """Fill-in-the-middle text, used where the wire format supports it.
+
+    ``stop`` and ``max_tokens`` apply to the FIM request only (a fallback to
+    chat uses the :class:`Request`'s own).
+    """
 
     prefix: str
     suffix: str
+    stop: tuple[str, ...] = ()
+    max_tokens: int | None = None
+    #: Other open buffers (llama.cpp ``input_extra``); formats without a field ignore them.
+    extra: tuple[FimFile, ...] = ()
+    #: Indentation (columns) of the cursor line, for llama.cpp's ``n_indent``.
+    indent: int = 0
 
 
 @dataclass(frozen=True)
@@ -169,10 +222,19 @@ class Call:
 class Provider:
     """Base class of the wire-format clients (one module each)."""
 
-    #: The ``kind`` values of :data:`hexai_nvim.config.model.PROVIDER_KINDS` served.
-    kinds: tuple[str, ...] = ()
-    #: Whether a missing API key is an error before any request is made.
+    #: The kinds this class serves, with what each can do (see :class:`KindInfo`).
+    kinds: tuple[KindInfo, ...] = ()
+    #: Whether a missing API key is an error before any request is made
+    #: (clients set it from their kind's :attr:`KindInfo.needs_key`).
     requires_key: bool = True
+
+    @classmethod
+    def kind_info(cls, kind: str) -> KindInfo:
+        """The declaration of ``kind`` (``KeyError`` when this class does not serve it)."""
+        for info in cls.kinds:
+            if info.name == kind:
+                return info
+        raise KeyError(kind)
 
     def stream(self, call: Call) -> AsyncIterator[ProviderEvent]:
         """Yield events as they arrive. Raise :class:`ProviderError` on failure.

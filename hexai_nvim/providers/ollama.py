@@ -13,16 +13,22 @@ and a last line with ``done: true``, ``done_reason``, ``prompt_eval_count`` and
 by one decoder. ``{"error": "..."}`` (as a body or a line) becomes a
 :class:`ProviderError`; a stream that ends before its ``done`` line is
 ``cut`` (:class:`~hexai_nvim.providers.base.StopReason`).
+
+A model whose template cannot fill in the middle answers ``/api/generate``
+with 400 ``"... does not support insert"``; the request then goes to
+``/api/chat`` at once and the model gets chat prompts from then on (see
+:mod:`hexai_nvim.providers.fim`). ``fim = "off"`` skips the attempt.
 """
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import AsyncIterator
+from typing import TYPE_CHECKING, Any
 
-from hexai_nvim.config.model import ProviderSpec
 from hexai_nvim.providers.base import (
     Call,
     ErrorKind,
+    KindInfo,
     ProviderError,
     ProviderEvent,
     TextDelta,
@@ -37,18 +43,44 @@ from hexai_nvim.providers.http import (
 )
 from hexai_nvim.providers.sse import LineSplitter
 
+if TYPE_CHECKING:
+    from hexai_nvim.config.model import ProviderSpec
+
 __all__ = ["OllamaProvider"]
 
 
 class OllamaProvider(JsonHttpProvider):
     """Client of Ollama's native chat and generate endpoints."""
 
-    kinds = ("ollama",)
+    kinds = (
+        KindInfo(
+            "ollama", "Ollama (local, or Ollama Cloud with a key)", needs_key=False,
+            base_url="http://localhost:11434", fim_auto="ollama", fim_modes=("ollama",),
+        ),
+    )
     requires_key = False
 
     def __init__(self, spec: ProviderSpec, http: HttpPool) -> None:
         super().__init__(spec.headers, spec.base_url, http)
         self.spec = spec
+        from hexai_nvim.providers.registry import fim_mode
+
+        self.fim_mode = fim_mode(spec)
+
+    async def stream(self, call: Call) -> AsyncIterator[ProviderEvent]:
+        from hexai_nvim.providers.fim import stream_fim_or_chat
+
+        async for event in stream_fim_or_chat(
+            kind=self.spec.kind,
+            base_url=self.base_url,
+            provider=self.spec.name,
+            mode=self.fim_mode,
+            what="Ollama /api/generate",
+            call=call,
+            fim=super().stream,
+            chat=super().stream,
+        ):
+            yield event
 
     def endpoint(self, call: Call) -> str:
         path = "/api/generate" if call.request.fim is not None else "/api/chat"
@@ -59,13 +91,19 @@ class OllamaProvider(JsonHttpProvider):
 
     def payload(self, call: Call) -> dict[str, Any]:
         request = call.request
+        fim = request.fim
+        max_tokens = request.max_tokens
+        stop = request.stop
+        if fim is not None:
+            max_tokens = fim.max_tokens if fim.max_tokens is not None else max_tokens
+            stop = fim.stop or stop
         options: dict[str, Any] = {}
         if request.temperature is not None:
             options["temperature"] = request.temperature
-        if request.max_tokens is not None:
-            options["num_predict"] = request.max_tokens
-        if request.stop:
-            options["stop"] = list(request.stop)
+        if max_tokens is not None:
+            options["num_predict"] = max_tokens
+        if stop:
+            options["stop"] = list(stop)
         body: dict[str, Any] = {"model": call.model, "stream": call.stream}
         if request.fim is not None:
             body["prompt"] = request.fim.prefix

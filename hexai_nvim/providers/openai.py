@@ -1,4 +1,5 @@
-"""OpenAI chat completions: kinds ``openai``, ``openai-compatible`` and ``openrouter``.
+"""OpenAI chat completions: kinds ``openai``, ``openai-compatible``, ``openrouter``,
+``llamacpp`` and ``mistral``.
 
 ``POST {base_url}/chat/completions`` with a Bearer key (none sent when there is
 no key: llama.cpp, LM Studio, vLLM and Ollama's OpenAI endpoint do not need
@@ -18,18 +19,24 @@ end signal of an answer is its ``finish_reason``: a stream that ends without
 one is ``cut`` (:class:`~hexai_nvim.providers.base.StopReason`), even when it
 ends with ``data: [DONE]`` (llama-cpp-python ends a running stream that way
 when another request arrives).
+
+A completion request that carries a FIM prompt goes to the FIM endpoint of
+the provider's ``fim`` mode instead (``completions``, ``infill``, ``mistral``:
+one client module each), with the fallback to chat of
+:mod:`hexai_nvim.providers.fim`.
 """
 
 from __future__ import annotations
 
 import urllib.parse
-from typing import Any
+from collections.abc import AsyncIterator
+from typing import TYPE_CHECKING, Any
 
-from hexai_nvim.config.model import ProviderSpec
 from hexai_nvim.providers.base import (
     Call,
     ErrorKind,
     Finish,
+    KindInfo,
     ProviderError,
     ProviderEvent,
     TextDelta,
@@ -45,6 +52,10 @@ from hexai_nvim.providers.http import (
 )
 from hexai_nvim.providers.sse import SSEEvent, SSEParser
 
+if TYPE_CHECKING:
+    from hexai_nvim.config.model import ProviderSpec
+    from hexai_nvim.providers.completions import CompletionsClient
+
 __all__ = ["OPENROUTER_REFERER", "OPENROUTER_TITLE", "OpenAIProvider"]
 
 #: Sent to OpenRouter, which shows them in its app rankings (override with
@@ -56,13 +67,40 @@ OPENROUTER_TITLE = "hexai.nvim"
 class OpenAIProvider(JsonHttpProvider):
     """Client of the OpenAI chat completions wire format."""
 
-    kinds = ("openai", "openai-compatible", "openrouter")
+    kinds = (
+        KindInfo(
+            "openai", "OpenAI", base_url="https://api.openai.com/v1",
+            fim_modes=("completions",),
+        ),
+        KindInfo(
+            "openai-compatible",
+            "any OpenAI-compatible server (vLLM, LM Studio, llama-cpp-python, DeepSeek, "
+            "Ollama's /v1)",
+            needs_key=False, fim_auto="completions",
+            fim_modes=("completions", "infill", "mistral"),
+        ),
+        KindInfo(
+            "openrouter", "OpenRouter", base_url="https://openrouter.ai/api/v1",
+            fim_modes=("completions",),
+        ),
+        KindInfo(
+            "llamacpp", "llama.cpp's llama-server", needs_key=False,
+            base_url="http://127.0.0.1:8080/v1", fim_auto="infill",
+            fim_modes=("infill", "completions"),
+        ),
+        KindInfo(
+            "mistral", "Mistral (Codestral fill-in-the-middle)",
+            base_url="https://api.mistral.ai/v1", fim_auto="mistral", fim_modes=("mistral",),
+        ),
+    )
 
     def __init__(self, spec: ProviderSpec, http: HttpPool) -> None:
         super().__init__(spec.headers, spec.base_url, http)
         self.spec = spec
-        # Local OpenAI-compatible servers usually run without a key.
-        self.requires_key = spec.kind != "openai-compatible"
+        self.requires_key = self.kind_info(spec.kind).needs_key
+        from hexai_nvim.providers.registry import fim_mode
+
+        self.fim_mode = fim_mode(spec)
         # OpenAI's own service refuses the deprecated ``max_tokens`` for its
         # reasoning models (o-series, gpt-5) and takes ``max_completion_tokens``
         # for every model; the other servers of this wire format know
@@ -73,6 +111,32 @@ class OpenAIProvider(JsonHttpProvider):
 
     def endpoint(self, call: Call) -> str:
         return f"{self.base_url}/chat/completions"
+
+    def fim_client(self, call: Call) -> CompletionsClient:
+        """The client of this provider's FIM mode."""
+        from hexai_nvim.providers.codestral import CodestralClient
+        from hexai_nvim.providers.completions import CompletionsClient
+        from hexai_nvim.providers.infill import InfillClient
+
+        clients = {"infill": InfillClient, "mistral": CodestralClient}
+        cls = clients.get(self.fim_mode, CompletionsClient)
+        return cls(self.spec, self.http, self.headers(call))
+
+    async def stream(self, call: Call) -> AsyncIterator[ProviderEvent]:
+        from hexai_nvim.providers.fim import stream_fim_or_chat
+
+        client = self.fim_client(call) if call.request.fim is not None else None
+        async for event in stream_fim_or_chat(
+            kind=self.spec.kind,
+            base_url=self.base_url,
+            provider=self.spec.name,
+            mode=self.fim_mode if client is not None else "off",
+            what=client.what if client is not None else "",
+            call=call,
+            fim=client.stream if client is not None else super().stream,
+            chat=super().stream,
+        ):
+            yield event
 
     def headers(self, call: Call) -> dict[str, str]:
         headers: dict[str, str] = {}

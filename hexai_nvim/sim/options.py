@@ -47,6 +47,10 @@ FAULTS: tuple[str, ...] = (
 USAGE_MODES: tuple[str, ...] = ("standard", "groq", "finish", "timings", "none")
 
 
+#: Options that may be written bare (``+think``).
+_FLAGS: tuple[str, ...] = ("think", "crlf", "comments", "echo_key", "nofim")
+
+
 class SimOptionError(ValueError):
     """A behaviour option the simulator does not understand."""
 
@@ -81,6 +85,11 @@ class SimOptions:
     chunk: int = 0
     #: Error messages echo the API key received (as careless servers do).
     echo_key: bool = False
+    #: The model has no fill-in-the-middle support: FIM endpoints refuse it the
+    #: way the real server does (Ollama 400 "does not support insert",
+    #: llama.cpp ``/infill`` 501, Mistral 400); ``/v1/completions`` ignores the
+    #: suffix, as llama-cpp-python does.
+    nofim: bool = False
     #: Seconds after which a stall or drip gives up and closes (default: the state's cap).
     cap: float | None = None
 
@@ -145,7 +154,7 @@ def _apply(options: SimOptions, name: str, raw: str) -> SimOptions:
         value = raw
     elif name == "fail_first":
         value = _integer(name, raw)
-    elif name in ("think", "crlf", "comments", "echo_key"):
+    elif name in _FLAGS:
         value = _flag(name, raw)
     elif name == "chunk":
         value = _integer(name, raw)
@@ -165,7 +174,7 @@ def _apply_all(options: SimOptions, items: list[str]) -> SimOptions:
             continue
         name, sep, raw = item.partition("=")
         name = name.strip()
-        if not sep and name not in ("think", "crlf", "comments", "echo_key"):
+        if not sep and name not in _FLAGS:
             raise SimOptionError(f"sim option {name!r} needs a value ({name}=...)")
         options = _apply(options, name, raw.strip())
     return options

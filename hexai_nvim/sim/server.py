@@ -6,6 +6,12 @@ OpenAI-style and Anthropic, ``SIM`` for Ollama):
 - ``POST /v1/chat/completions``: OpenAI chat completions (SSE or JSON).
 - ``POST /v1/messages``: Anthropic messages (SSE with named events, or JSON).
 - ``POST /api/chat``, ``POST /api/generate``: Ollama (NDJSON or JSON).
+- Fill-in-the-middle: ``POST /v1/completions`` (OpenAI text completions with
+  ``prompt`` + ``suffix``, text in ``choices[].text``), ``POST
+  /v1/fim/completions`` (Mistral Codestral, chat-shaped answers), ``POST
+  /infill`` (llama.cpp's own shape: ``content``/``stop``/``stop_type``, SSE
+  without ``[DONE]``). With the ``nofim`` option the FIM endpoints refuse as
+  the real servers do.
 - ``GET /api/tags``, ``GET /v1/models``: the models configured or seen
   (``/v1/models`` answers in Anthropic's shape when ``anthropic-version`` is sent).
 
@@ -79,6 +85,8 @@ class _Ask:
     max_tokens: int | None = None
     include_usage: bool = False
     api_key: str | None = None
+    #: The request asks to fill in the middle (it has a suffix field).
+    fim: bool = False
 
 
 @dataclass
@@ -147,6 +155,10 @@ class _Dialect:
 
     def error_body(self, status: int, message: str) -> dict[str, Any]:
         raise NotImplementedError
+
+    def refuse_fim(self, ask: _Ask, base: str) -> tuple[int, str] | None:
+        """The status and message a real server gives a model without FIM support."""
+        return None
 
     def status_message(self, status: int, model: str) -> str:
         messages = {
@@ -492,6 +504,184 @@ class _Anthropic(_Dialect):
         return self.sse(reply, "error", self.error_body(529, "Overloaded (simulated)."))
 
 
+def _fim_text(body: dict[str, Any]) -> tuple[str, str]:
+    prompt, suffix = (
+        value if isinstance(value := body.get(name), str) else "" for name in ("prompt", "suffix")
+    )
+    return prompt, suffix
+
+
+class _Completions(_OpenAI):
+    """OpenAI text completions (``/v1/completions``): ``prompt`` + ``suffix``."""
+
+    name = "completions"
+
+    def parse(self, body: Any, headers: Mapping[str, str]) -> _Ask:
+        if not isinstance(body, dict):
+            raise _BadRequest("The request body must be a JSON object.")
+        model = body.get("model")
+        if not isinstance(model, str) or not model:
+            raise _BadRequest("you must provide a model parameter")
+        if not isinstance(body.get("prompt"), str):
+            raise _BadRequest("'prompt' must be a string")
+        prompt, suffix = _fim_text(body)
+        options = body.get("stream_options")
+        max_tokens = body.get("max_tokens")
+        return _Ask(
+            model=model,
+            stream=body.get("stream") is True,
+            prompt=prompt + suffix,
+            input_chars=len(prompt) + len(suffix),
+            max_tokens=max_tokens if isinstance(max_tokens, int) else None,
+            include_usage=isinstance(options, dict) and options.get("include_usage") is True,
+            api_key=_bearer(headers),
+            fim="suffix" in body,
+        )
+
+    def _chunk(self, reply: _Reply, delta: dict[str, Any], finish: str | None) -> dict[str, Any]:
+        chunk = super()._chunk(reply, delta, finish)
+        chunk["object"] = "text_completion"
+        text = delta.get("content")
+        chunk["choices"] = [
+            {"index": 0, "text": text if isinstance(text, str) else "", "logprobs": None,
+             "finish_reason": finish}
+        ]
+        return chunk
+
+    def whole(self, reply: _Reply) -> dict[str, Any]:
+        body = super().whole(reply)
+        body["object"] = "text_completion"
+        body["choices"] = [
+            {"index": 0, "text": reply.text, "logprobs": None,
+             "finish_reason": self._finish(reply)}
+        ]
+        return body
+
+    def start(self, reply: _Reply) -> bytes:
+        return b""
+
+    def thinking(self, reply: _Reply, index: int) -> bytes:
+        return b""
+
+
+class _Codestral(_OpenAI):
+    """Mistral's ``/v1/fim/completions``: chat-shaped answers, usage on the last chunk."""
+
+    name = "mistral"
+
+    def parse(self, body: Any, headers: Mapping[str, str]) -> _Ask:
+        if not isinstance(body, dict):
+            raise _BadRequest("The request body must be a JSON object.", 422)
+        model = body.get("model")
+        if not isinstance(model, str) or not model:
+            raise _BadRequest("model: Field required", 422)
+        extra = sorted(set(body) - {"model", "prompt", "suffix", "max_tokens", "min_tokens",
+                                    "temperature", "top_p", "stream", "stop", "random_seed"})
+        if extra:
+            raise _BadRequest(f"{extra[0]}: Extra inputs are not permitted", 422)
+        prompt, suffix = _fim_text(body)
+        max_tokens = body.get("max_tokens")
+        return _Ask(
+            model=model,
+            stream=body.get("stream") is True,
+            prompt=prompt + suffix,
+            input_chars=len(prompt) + len(suffix),
+            max_tokens=max_tokens if isinstance(max_tokens, int) else None,
+            api_key=_bearer(headers),
+            fim=True,
+        )
+
+    def error_body(self, status: int, message: str) -> dict[str, Any]:
+        return {"object": "error", "message": message, "type": "invalid_request_error",
+                "param": None, "code": None}
+
+    def refuse_fim(self, ask: _Ask, base: str) -> tuple[int, str] | None:
+        return 400, f"Model {base} does not support FIM (fill-in-the-middle) completions"
+
+    def _chunk(self, reply: _Reply, delta: dict[str, Any], finish: str | None) -> dict[str, Any]:
+        chunk = super()._chunk(reply, delta, finish)
+        chunk.pop("system_fingerprint", None)
+        chunk.pop("usage", None)
+        if finish is not None and reply.options.usage == "standard":
+            chunk["usage"] = self._usage(reply)
+        return chunk
+
+
+class _Infill(_Dialect):
+    """llama.cpp's ``/infill``: its own answer shape, SSE without ``[DONE]``."""
+
+    name = "infill"
+
+    def parse(self, body: Any, headers: Mapping[str, str]) -> _Ask:
+        if not isinstance(body, dict):
+            raise _BadRequest("The request body must be a JSON object.")
+        parts = [
+            value if isinstance(value := body.get(name), str) else ""
+            for name in ("input_prefix", "prompt", "input_suffix")
+        ]
+        extra = body.get("input_extra", [])
+        if not isinstance(extra, list) or not all(
+            isinstance(e, dict) and isinstance(e.get("text", ""), str) for e in extra
+        ):
+            raise _BadRequest(
+                '"input_extra" must be an array of {"filename": string, "text": string}'
+            )
+        extra_chars = sum(len(e.get("text", "")) + len(e.get("filename", "")) for e in extra)
+        limit = body.get("n_predict")
+        model = body.get("model")
+        return _Ask(
+            model=model if isinstance(model, str) and model else "default",
+            # llama.cpp answers whole unless asked to stream.
+            stream=body.get("stream") is True,
+            prompt="".join(parts),
+            input_chars=sum(len(p) for p in parts) + extra_chars,
+            max_tokens=limit if isinstance(limit, int) and limit >= 0 else None,
+            api_key=_bearer(headers),
+            fim=True,
+        )
+
+    def error_body(self, status: int, message: str) -> dict[str, Any]:
+        kinds = {401: "authentication_error", 404: "not_found_error", 501: "not_supported_error",
+                 503: "unavailable_error"}
+        etype = kinds.get(status, "server_error" if status >= 500 else "invalid_request_error")
+        return {"error": {"code": status, "message": message, "type": etype}}
+
+    def refuse_fim(self, ask: _Ask, base: str) -> tuple[int, str] | None:
+        return 501, "Infill is not supported by this model: prefix token is missing. "
+
+    def _line(self, reply: _Reply, text: str, *, stop: bool) -> dict[str, Any]:
+        line: dict[str, Any] = {"index": 0, "content": text, "tokens": [], "id_slot": 0,
+                                "stop": stop}
+        if stop:
+            n = len(reply.tokens)
+            line.update(
+                model=reply.ask.model,
+                tokens_predicted=n,
+                tokens_evaluated=reply.input_tokens,
+                stop_type="limit" if reply.cut_by_limit else "eos",
+                stopping_word="",
+                truncated=False,
+                timings={"prompt_n": reply.input_tokens, "prompt_ms": 1.0,
+                         "predicted_n": n, "predicted_ms": float(n)},
+            )
+        return line
+
+    def whole(self, reply: _Reply) -> dict[str, Any]:
+        return self._line(reply, reply.text, stop=True)
+
+    def token(self, reply: _Reply, token: str) -> bytes:
+        return self.sse(reply, None, self._line(reply, token, stop=False))
+
+    def end(self, reply: _Reply) -> bytes:
+        return self.sse(reply, None, self._line(reply, "", stop=True))
+
+    def malformed(self, reply: _Reply) -> bytes:
+        return self.sse(reply, None, '{"index":0,"content":')
+
+    def midstream_error(self, reply: _Reply) -> bytes:
+        return self.sse(reply, None, self.error_body(500, "the server had an error (simulated)"))
+
+
 class _Ollama(_Dialect):
     name = "ollama"
     stream_content_type = "application/x-ndjson"
@@ -511,6 +701,7 @@ class _Ollama(_Dialect):
                 for name in ("prompt", "suffix", "system")
             )
             text, chars = prompt + suffix, len(prompt) + len(suffix) + len(system)
+            fim = bool(suffix)
         else:
             messages = body.get("messages")
             if messages is None:
@@ -518,6 +709,7 @@ class _Ollama(_Dialect):
             if not isinstance(messages, list):
                 raise _BadRequest("messages must be an array")
             text, chars = _last_user(messages), _chars(messages)
+            fim = False
         options = body.get("options")
         limit = options.get("num_predict") if isinstance(options, dict) else None
         return _Ask(
@@ -528,10 +720,16 @@ class _Ollama(_Dialect):
             input_chars=chars,
             max_tokens=limit if isinstance(limit, int) and limit >= 0 else None,
             api_key=_bearer(headers),
+            fim=fim,
         )
 
     def error_body(self, status: int, message: str) -> dict[str, Any]:
         return {"error": message}
+
+    def refuse_fim(self, ask: _Ask, base: str) -> tuple[int, str] | None:
+        if self.generate and ask.fim:
+            return 400, f"registry.ollama.ai/library/{base}:latest does not support insert"
+        return None
 
     def status_message(self, status: int, model: str) -> str:
         if status == 404:
@@ -701,6 +899,10 @@ class _Run:
         if options.cap is not None:
             self.deadline = self.t0 + options.cap
         self._chunk = options.chunk
+
+        refusal = self.dialect.refuse_fim(ask, base) if options.nofim else None
+        if refusal is not None:
+            return self.error_response(*refusal)
 
         status = options.status
         if options.fail_first and status is None:
@@ -969,6 +1171,9 @@ def create_app(state: SimState | None = None) -> web.Application:
     app.router.add_post("/v1/messages", _handler(_Anthropic()))
     app.router.add_post("/api/chat", _handler(_Ollama(generate=False)))
     app.router.add_post("/api/generate", _handler(_Ollama(generate=True)))
+    app.router.add_post("/v1/completions", _handler(_Completions()))
+    app.router.add_post("/v1/fim/completions", _handler(_Codestral()))
+    app.router.add_post("/infill", _handler(_Infill()))
     app.router.add_get("/api/tags", _tags)
     app.router.add_get("/v1/models", _models)
     return app

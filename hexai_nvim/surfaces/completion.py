@@ -342,22 +342,56 @@ def fim_prefix(ctx: CursorContext, prompts: Mapping[str, Any]) -> str:
     return ctx.before
 
 
+#: ``max_tokens`` of a chat completion request when the entry sets none
+#: (FIM requests: :data:`hexai_nvim.providers.fim.FIM_DEFAULT_MAX_TOKENS`).
+CHAT_DEFAULT_MAX_TOKENS = 256
+
+
 def uses_fim(entry: Entry) -> bool:
-    """Whether the entry's wire format takes fill-in-the-middle (Ollama ``/api/generate``)."""
-    return entry.provider.kind == "ollama"
+    """Whether the entry's provider sends fill-in-the-middle requests (its ``fim``
+    option, ``auto`` meaning what its kind declares)."""
+    from hexai_nvim.providers.registry import fim_mode
+
+    try:
+        return fim_mode(entry.provider) != "off"
+    except ValueError:  # an unknown kind fails later, with its own message
+        return False
 
 
 def build_request(ctx: CursorContext, entry: Entry, prompts: Mapping[str, Any]) -> Request:
-    """The request for one entry: FIM where the format supports it, chat otherwise.
+    """The request for one entry: FIM where the provider does it, chat otherwise.
 
     A FIM request still carries the chat messages, so a provider that cannot
-    do FIM for this model can fall back to them.
+    do FIM for this model can fall back to them. Without an entry
+    ``max_tokens`` a FIM request asks for at most
+    :data:`~hexai_nvim.providers.fim.FIM_DEFAULT_MAX_TOKENS` tokens and stops at
+    a blank line; a chat one for :data:`CHAT_DEFAULT_MAX_TOKENS`. Neither asks
+    for more than ``[general] max_tokens``.
     """
+    from hexai_nvim.providers.fim import FIM_DEFAULT_MAX_TOKENS, FIM_DEFAULT_STOP
+
     messages = chat_messages(ctx, prompts)
-    fim = FimPrompt(prefix=fim_prefix(ctx, prompts), suffix=ctx.after) if uses_fim(entry) else None
+    fim = None
+    if uses_fim(entry):
+        line = ctx.line_before
+        fim = FimPrompt(
+            prefix=fim_prefix(ctx, prompts),
+            suffix=ctx.after,
+            stop=FIM_DEFAULT_STOP,
+            max_tokens=(
+                entry.max_tokens
+                if entry.max_tokens_set
+                else min(entry.max_tokens, FIM_DEFAULT_MAX_TOKENS)
+            ),
+            indent=len(line) - len(line.lstrip(" \t")),
+        )
     return Request(
         messages=messages,
-        max_tokens=entry.max_tokens,
+        max_tokens=(
+            entry.max_tokens
+            if entry.max_tokens_set
+            else min(entry.max_tokens, CHAT_DEFAULT_MAX_TOKENS)
+        ),
         temperature=entry.temperature,
         fim=fim,
     )

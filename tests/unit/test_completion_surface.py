@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -226,3 +228,35 @@ def test_cleaning_only_ever_cuts_the_reply(reply: str, before: str, after: str) 
     out = clean(reply, text)
     assert out == "" or out.strip()
     assert out in strip_fences(reply) or out in reply
+
+
+def test_fim_or_chat_follows_the_kind_declarations_and_the_fim_option() -> None:
+    ctx = ctx_of("def f():\n    return |\n\nf()")
+    fim_kinds = ["ollama", "openai-compatible", "llamacpp", "mistral"]
+    chat_kinds = ["openai", "openrouter", "anthropic"]
+    for kind in fim_kinds:
+        assert build_request(ctx, entry(kind), {}).fim is not None, kind
+    for kind in chat_kinds:
+        assert build_request(ctx, entry(kind), {}).fim is None, kind
+    off = ProviderSpec(name="o", kind="ollama", base_url="http://127.0.0.1:1", fim="off")
+    assert build_request(ctx, replace(entry("ollama"), provider=off), {}).fim is None
+    chosen = ProviderSpec(name="o", kind="openai", base_url="http://x/v1", fim="completions")
+    assert build_request(ctx, replace(entry("openai"), provider=chosen), {}).fim is not None
+
+
+def test_fim_requests_stop_at_a_blank_line_with_completion_sized_limits() -> None:
+    ctx = ctx_of("class A:\n    def f(self):\n        |")
+    unset = replace(entry("ollama"), max_tokens=4000, max_tokens_set=False)
+    request = build_request(ctx, unset, {})
+    assert request.fim is not None
+    assert request.fim.stop == ("\n\n",)
+    assert request.fim.max_tokens == 128  # FIM default
+    assert request.max_tokens == 256  # the chat fallback's default
+    assert request.stop == ()  # chat answers may hold blank lines (prose, fences)
+    assert request.fim.indent == 8
+    small = replace(unset, max_tokens=32)  # [general] max_tokens smaller still wins
+    assert build_request(ctx, small, {}).fim.max_tokens == 32  # type: ignore[union-attr]
+    explicit = replace(entry("ollama"), max_tokens=500, max_tokens_set=True)
+    request = build_request(ctx, explicit, {})
+    assert request.fim is not None and request.fim.max_tokens == 500
+    assert request.max_tokens == 500

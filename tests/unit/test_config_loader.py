@@ -693,3 +693,37 @@ def test_a_key_pasted_into_api_key_env_is_a_problem_that_never_shows_it(
     (tmp_path / "ok").mkdir()
     config = load(tmp_path / "ok", f'{table}api_key_env = ["MY_KEY_2", "work_token"]\n')
     assert config.providers["x"].api_key_env == ("MY_KEY_2", "work_token")
+
+
+def test_fim_option_is_validated_against_the_kind(tmp_path: Path) -> None:
+    path = tmp_path / "config.toml"
+    path.write_text(
+        '[providers.local]\nkind = "llamacpp"\nfim = "completions"\n'
+        '[providers.cloud]\nkind = "anthropic"\nfim = "infill"\n'
+        '[providers.typo]\nkind = "ollama"\nfim = "inflil"\n'
+    )
+    with pytest.raises(ConfigError) as info:
+        load_config(str(path), cwd=str(tmp_path), env={})
+    messages = [str(p) for p in info.value.problems]
+    assert any(
+        "providers.cloud.fim: 'infill' is not available for kind 'anthropic'; allowed: auto, off"
+        in m for m in messages
+    ), messages
+    assert any("providers.typo.fim" in m and "did you mean 'infill'" in m for m in messages)
+    assert not any("providers.local" in m for m in messages)
+
+
+def test_new_kinds_get_their_declared_base_url_and_fim(tmp_path: Path) -> None:
+    path = tmp_path / "config.toml"
+    path.write_text(
+        '[providers.ls]\nkind = "llamacpp"\n[providers.cs]\nkind = "mistral"\n'
+        '[providers.ol]\nkind = "ollama"\nfim = "off"\n'
+        '[[models.completion]]\nprovider = "ls"\nmodel = "m"\n'
+    )
+    config = load_config(str(path), cwd=str(tmp_path), env={})
+    assert config.providers["ls"].base_url == "http://127.0.0.1:8080/v1"
+    assert config.providers["cs"].base_url == "https://api.mistral.ai/v1"
+    assert config.providers["ls"].fim == "auto" and config.providers["ol"].fim == "off"
+    assert config.sources["providers.ol.fim"] == "global"
+    [entry] = config.entries("completion")
+    assert entry.max_tokens_set is False

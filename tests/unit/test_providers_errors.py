@@ -571,6 +571,8 @@ def test_make_provider_dispatches_on_kind() -> None:
         "openai": ("OpenAIProvider", True),
         "openai-compatible": ("OpenAIProvider", False),
         "openrouter": ("OpenAIProvider", True),
+        "llamacpp": ("OpenAIProvider", False),
+        "mistral": ("OpenAIProvider", True),
         "anthropic": ("AnthropicProvider", True),
         "ollama": ("OllamaProvider", False),
     }
@@ -578,7 +580,7 @@ def test_make_provider_dispatches_on_kind() -> None:
         provider = make_provider(spec(kind, "http://127.0.0.1:1"), pool)
         assert type(provider).__name__ == name
         assert provider.requires_key is requires_key
-        assert kind in provider.kinds
+        assert kind in [info.name for info in provider.kinds]
     with pytest.raises(ValueError, match="unknown provider kind"):
         make_provider(spec("gemini", "http://127.0.0.1:1"), pool)
 
