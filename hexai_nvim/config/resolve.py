@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable, Collection, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from types import MappingProxyType
 from typing import Any
 
@@ -205,8 +205,10 @@ class _Resolver:
     def guard_key(self, spec: ProviderSpec) -> ProviderSpec:
         """The trust rule (:mod:`hexai_nvim.config.trust`): the user's
         credentials never go to an address the project file chose."""
+        from hexai_nvim.providers import registry
+
         builtin = defaults.BUILTIN.get(spec.name)
-        default = builtin.base_url if builtin else defaults.KIND_BASE_URLS.get(spec.kind)
+        default = builtin.base_url if builtin else registry.kind_info(spec.kind).base_url or None
         layers = [(layer.name, layer.data) for layer in self.merged.layers.values()]
         user_url = trust.user_base_url(spec.name, layers, default)
         hint = "set base_url in your global config"

@@ -67,6 +67,7 @@ def provider_data(
 
     data["needs_key"] = registry.kind_info(spec.kind).needs_key
     data["fim_mode"] = registry.fim_mode(spec)
+    data["lists_models"] = registry.lists_models(spec.kind)
     if resolve_keys:
         info = resolve_api_key(spec, env)
         data["key"] = {"found": info.found, "masked": info.masked, "source": info.source}

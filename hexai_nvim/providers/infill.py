@@ -24,7 +24,6 @@ from typing import Any
 from hexai_nvim.providers.base import (
     Call,
     ErrorKind,
-    Finish,
     ProviderError,
     ProviderEvent,
     TextDelta,
@@ -34,6 +33,7 @@ from hexai_nvim.providers.http import (
     StreamDecoder,
     decode_json,
     error_from_payload,
+    finish_or_cut,
 )
 from hexai_nvim.providers.sse import SSEEvent, SSEParser
 
@@ -87,9 +87,7 @@ class InfillClient(CompletionsClient):
     def whole(self, data: Any, call: Call) -> list[ProviderEvent]:
         decoder = InfillStreamDecoder(call.api_key)
         events = decoder.answer(data)
-        if not decoder.done:
-            raise ProviderError(ErrorKind.BAD_RESPONSE, "the infill answer has no stop flag")
-        return [*events, Finish(decoder.reason)]
+        return [*events, finish_or_cut(decoder.complete(), decoder.reason, decoder.end_marker)]
 
 
 class InfillStreamDecoder(StreamDecoder[SSEEvent]):
@@ -99,6 +97,10 @@ class InfillStreamDecoder(StreamDecoder[SSEEvent]):
 
     def __init__(self, api_key: str | None) -> None:
         super().__init__(SSEParser(), api_key)
+
+    def complete(self) -> bool:
+        # Only the ``"stop": true`` line ends an answer; a bare [DONE] does not.
+        return self.reason is not None
 
     def unit(self, sse: SSEEvent, events: list[ProviderEvent]) -> None:
         payload = sse.data.strip()

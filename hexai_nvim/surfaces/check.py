@@ -43,8 +43,6 @@ if TYPE_CHECKING:
 OK, WARN, ERROR = "OK", "WARN", "ERROR"
 #: Default overall deadline of the live probe.
 DEFAULT_PROBE_TIMEOUT_S = 10.0
-#: Kinds whose provider can work without a key (local servers).
-_KEYLESS_KINDS = ("ollama", "openai-compatible")
 
 
 @dataclass(frozen=True)
@@ -93,7 +91,12 @@ def used_providers(config: Config) -> list[ProviderSpec]:
 
 def key_required(spec: ProviderSpec) -> bool:
     """Whether requests fail without a key (a local server usually needs none)."""
-    return spec.kind not in _KEYLESS_KINDS
+    from hexai_nvim.providers.registry import kind_info
+
+    try:
+        return kind_info(spec.kind).needs_key
+    except ValueError:  # an unknown kind is reported by the config check
+        return True
 
 
 def key_statuses(

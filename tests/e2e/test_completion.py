@@ -30,6 +30,8 @@ base_url = "{sim}"
 [providers.cloud]
 kind = "openai-compatible"
 base_url = "{sim}/v1"
+# A chat entry next to the FIM one (openai-compatible would use /v1/completions).
+fim = "off"
 
 [[models.completion]]
 provider = "local"

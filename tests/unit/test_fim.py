@@ -22,6 +22,7 @@ from hexai_nvim.providers.base import (
     ProviderError,
     ProviderEvent,
     Request,
+    StopReason,
     TextDelta,
     UsageReport,
 )
@@ -222,12 +223,11 @@ def test_infill_stream_lines_are_parsed_without_done() -> None:
     assert events[-1] == Finish("stop")
 
 
-def test_infill_stream_without_its_stop_line_is_truncated() -> None:
+def test_infill_stream_without_its_stop_line_is_cut() -> None:
     decoder = InfillStreamDecoder(None)
-    decoder.feed(b'data: {"content":"a","stop":false}\n\n')
-    with pytest.raises(ProviderError) as info:
-        decoder.finish()
-    assert info.value.kind is ErrorKind.BAD_RESPONSE
+    decoder.feed(b'data: {"content":"a","stop":false}\n\ndata: [DONE]\n\n')
+    [finish] = decoder.finish()
+    assert isinstance(finish, Finish) and finish.stop is StopReason.CUT
 
 
 # ---------------------------------------------------------------------------
