@@ -81,7 +81,7 @@ COMPLETION: Mapping[str, Any] = MappingProxyType(
         "completion_throttle_ms": 0,
         "manual_invoke_min_prefix": 0,
         "completion_wait_all": True,
-        "timeout_ms": 10000,
+        "timeout_ms": 4000,
     }
 )
 

@@ -35,7 +35,7 @@ completion_debounce_ms = 800   # idle ms before completion requests go out
 completion_throttle_ms = 0     # min ms between requests (0: off)
 manual_invoke_min_prefix = 0
 completion_wait_all = true     # hexai (LSP): wait for all; hexai.nvim shows each answer as it comes
-timeout_ms = 10000             # hexai.nvim: deadline of one completion entry (ms)
+timeout_ms = 4000              # hexai.nvim: deadline of one completion entry (ms)
 
 [triggers]
 trigger_characters = [".", ":", "/", "_"]

@@ -142,7 +142,7 @@ class CompletionSettings:
     trigger_characters: tuple[str, ...] = ()
     #: Ours (beyond hexai): default deadline of one completion entry's request.
     #: hexai's ``general.request_timeout`` (600 s) is far too long for ghost text.
-    timeout_ms: int = 10000
+    timeout_ms: int = 4000
 
 
 @dataclass(frozen=True)

@@ -1,9 +1,11 @@
 """Host handlers of the completion surface (registered with :func:`hexai_nvim.host.rpc.method`).
 
-Lua debounces keystrokes and sends ``complete`` with a sequence number; this
-module reads the text around the cursor, starts one fan-out over the
-``completion`` entries and sends a snapshot of every entry's state to
-``require('hexai.completion').on_update(snapshot)`` as each entry finishes.
+Lua debounces keystrokes and sends ``complete`` with a sequence number and
+the buffer lines the context needs (bounded in characters, see
+:func:`hexai_nvim.surfaces.completion.context_limits`); this module starts one
+fan-out over the ``completion`` entries and sends a snapshot of every entry's
+state to ``require('hexai.completion').on_update(snapshot)`` as the entries
+stream and finish.
 
 Rules a caller may rely on:
 
@@ -12,15 +14,22 @@ Rules a caller may rely on:
   slot cancels that slot's running fan-out first: its HTTP connections close
   and nothing more is sent for its ``seq``.
 - Every snapshot carries the ``seq`` and ``slot`` it answers, so Lua can drop
-  a late one. Entries are listed in config order; each has a ``status`` of
-  ``pending``, ``ok`` (``text`` is the cleaned suggestion), ``empty`` (the
-  answer had nothing to insert) or ``error`` (``error_kind``,
-  ``error_message``), and ``ms``, the time from the trigger reaching the host
-  to the entry's end.
+  a late one. Entries are listed in config order, each an
+  :class:`~hexai_nvim.surfaces.entry_state.EntryState` (``status``, ``text``,
+  ``stats``, error fields, ``stop_reason``); ``ms`` is the time from the
+  trigger reaching the host to the entry's end.
+- In the ``ghost`` slot an entry's text is sent while it streams (status
+  ``streaming``, text cleaned so far; one snapshot per burst of chunks). The
+  menu slots get finished answers only.
+- An entry with no token after :data:`STALL_AFTER_S` says so in its ``stats``
+  (``… no answer after 1 s``), updated every second until it ends.
 - ``cancel`` stops a slot (or every slot) without sending anything. A cancel
   or a newer ``complete`` that arrives while a ``complete`` handler still reads
   the buffer wins: that trigger never starts.
-- Errors of an entry are shown in its line only, never through ``vim.notify``.
+- Errors of an entry are shown in its line, never through ``vim.notify``,
+  with one exception: an entry failing with ``auth`` or ``config`` is muted
+  (status ``muted``, not asked) until the configuration changes or a manual
+  trigger (``:HexaiComplete``), and the person is told once how to fix it.
 """
 
 from __future__ import annotations
@@ -33,6 +42,8 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from hexai_nvim.host.rpc import Payload, method, per_runtime
+from hexai_nvim.host.runtime import WARN
+from hexai_nvim.surfaces.entry_state import EntryState
 
 # The engine and the prompt builders (with the providers they import) are
 # imported inside the handlers: Neovim waits while the host imports this module.
@@ -47,8 +58,6 @@ log = logging.getLogger("hexai_nvim.host.completion")
 
 #: Lua module that receives the snapshots.
 LUA_MODULE = "hexai.completion"
-#: Longest error message put into an entry's line.
-ERROR_MESSAGE_MAX = 120
 
 
 # ---------------------------------------------------------------------------
@@ -71,6 +80,10 @@ class Trigger:
     path: str
     filetype: str
     commentstring: str
+    #: The lines Lua sent with the trigger (buffer line ``first_line`` first),
+    #: or None: then the host reads them from Neovim.
+    lines: tuple[str, ...] | None = None
+    first_line: int = 0
 
     @classmethod
     def from_payload(cls, payload: Payload) -> Trigger:
@@ -90,6 +103,20 @@ class Trigger:
         if len(slot) > 32:
             raise ValueError("complete: slot name too long")
         row = num("row")  # 1-based, as nvim_win_get_cursor gives it
+        lines: tuple[str, ...] | None = None
+        first_line = 0
+        raw_lines = payload.get("lines")
+        if raw_lines is not None:
+            if not isinstance(raw_lines, (list, tuple)) or not all(
+                isinstance(line, (str, bytes)) for line in raw_lines
+            ):
+                raise ValueError("complete: lines must be a list of strings")
+            lines = tuple(_decode(line) for line in raw_lines)
+            first_line = num("first_line", 0)
+            if not first_line <= row - 1 < first_line + len(lines):
+                raise ValueError(
+                    f"complete: lines (from {first_line}, {len(lines)}) miss the cursor row"
+                )
         return cls(
             seq=num("seq"),
             slot=slot,
@@ -101,45 +128,9 @@ class Trigger:
             path=text("path"),
             filetype=text("filetype"),
             commentstring=text("commentstring"),
+            lines=lines,
+            first_line=first_line,
         )
-
-
-@dataclass
-class EntryState:
-    """What Lua is told about one entry."""
-
-    index: int
-    label: str
-    key: str
-    status: str = "pending"
-    text: str = ""
-    ms: int | None = None
-    ttft_ms: int | None = None
-    output_tokens: int | None = None
-    tokens_per_s: float | None = None
-    truncated: bool = False
-    error_kind: str | None = None
-    error_message: str | None = None
-    #: How the answer ended (a StopReason value) and, unless the model simply
-    #: finished, the same in words ("cut at 16 tokens (token limit)").
-    stop_reason: str | None = None
-    stop: str | None = None
-
-    def to_lua(self) -> dict[str, Any]:
-        data: dict[str, Any] = {
-            "index": self.index,
-            "label": self.label,
-            "key": self.key,
-            "status": self.status,
-            "text": self.text,
-            "truncated": self.truncated,
-        }
-        for name in ("ms", "ttft_ms", "output_tokens", "tokens_per_s", "error_kind",
-                     "error_message", "stop_reason", "stop"):
-            value = getattr(self, name)
-            if value is not None:
-                data[name] = value
-        return data
 
 
 @dataclass
@@ -147,6 +138,8 @@ class _Running:
     seq: int
     task: asyncio.Task[Any] | None = None
     fan: FanOut | None = None
+    #: Timers of this run (the stalled-line updates), cancelled with it.
+    handles: list[asyncio.TimerHandle] = field(default_factory=list)
 
 
 @dataclass
@@ -158,6 +151,12 @@ class CompletionService:
     #: that was cancelled while its handler waited for Neovim never starts.
     epochs: dict[str, int] = field(default_factory=dict)
     _all_epoch: int = 0
+    #: Entry key -> error kind of entries muted after an auth/config failure,
+    #: valid for ``muted_config`` only (a new config asks them again).
+    muted: dict[str, str] = field(default_factory=dict)
+    #: Entries the person was told about (once per config, manual retries included).
+    named: set[str] = field(default_factory=set)
+    muted_config: object = None
 
     def epoch(self, slot: str) -> tuple[int, int]:
         """Changes whenever ``slot`` (or every slot) is cancelled."""
@@ -192,6 +191,32 @@ class CompletionService:
             self._run(rt, trigger, view, running, started), what="completion"
         )
 
+    def mute(self, rt: Runtime, state: EntryState) -> None:
+        """Stop asking an entry that failed with auth/config until the config
+        changes or a manual trigger; tell the person once, naming the fix."""
+        self.is_muted(rt, state.key)  # forget mutes of an older config
+        self.muted[state.key] = state.error_kind or "error"
+        if state.key in self.named:
+            return
+        self.named.add(state.key)
+        fix = (
+            "check its API key (api_key_env / api_key_cmd of its provider)"
+            if state.error_kind == "auth"
+            else "fix the configuration"
+        )
+        rt.notify(
+            f"hexai: completion entry {state.label} paused after {state.error_kind}: "
+            f"{state.error_message}\nTo resume, {fix} and run :HexaiConfigReload "
+            "(or :HexaiComplete to try it once).",
+            WARN,
+        )
+
+    def is_muted(self, rt: Runtime, key: str) -> bool:
+        if self.muted_config is not rt.config:
+            # The config changed: ask again, and tell again if it still fails.
+            self.muted, self.named, self.muted_config = {}, set(), rt.config
+        return key in self.muted
+
     async def _run(
         self, rt: Runtime, trigger: Trigger, view: BufferView, running: _Running,
         started: float,
@@ -202,65 +227,114 @@ class CompletionService:
             send_snapshot(rt, trigger, [], done=True,
                           problem="no completion entries configured (see :help hexai-config)")
             return
-        from hexai_nvim.engine import DoneEvent, ErrorEvent
+        from hexai_nvim.engine import ChunkEvent, DoneEvent, ErrorEvent
         from hexai_nvim.surfaces.completion import build_context, build_request
 
         ctx = build_context(view, config.general)
         prompts = config.prompts
         states = [EntryState(i, e.label, e.key) for i, e in enumerate(entries)]
-        send_snapshot(rt, trigger, states, done=False)
+        if trigger.manual:
+            self.muted.clear()  # an explicit ask tries every entry again
+        asked = []
+        for state, entry in zip(states, entries, strict=True):
+            if self.is_muted(rt, entry.key):
+                state.status, state.stats = "muted", "paused"
+            else:
+                asked.append(state)
+        send_snapshot(rt, trigger, states, done=not asked)
+        if not asked:
+            return
 
         def request_for(entry: Entry) -> Request:
             return build_request(ctx, entry, prompts)
 
-        fan = rt.engine.fan_out(entries, request_for)
+        fan = rt.engine.fan_out([entries[s.index] for s in asked], request_for)
         running.fan = fan
-        remaining = len(entries)
-        async for event in fan:
-            if not isinstance(event, (DoneEvent, ErrorEvent)):
-                continue
-            remaining -= 1
-            elapsed = int((time.perf_counter() - started) * 1000)
-            apply_result(states[event.index], event.result, ctx, elapsed)
-            if running.seq != trigger.seq or self.slots.get(trigger.slot) is not running:
-                return  # superseded: never send a stale snapshot
-            send_snapshot(rt, trigger, states, done=remaining == 0)
+        loop = asyncio.get_running_loop()
+        stream = trigger.slot == "ghost"  # the menus show finished answers only
+        parts: dict[int, list[str]] = {}
+        flush: asyncio.Handle | None = None
+
+        def current() -> bool:
+            return running.seq == trigger.seq and self.slots.get(trigger.slot) is running
+
+        def send_streamed() -> None:
+            nonlocal flush
+            flush = None
+            if current():
+                send_snapshot(rt, trigger, states, done=False)
+
+        def stalled(after_s: int) -> None:
+            if not current():
+                return
+            quiet = [s for s in asked if s.status == "pending"]
+            for state in quiet:
+                state.stats = f"… no answer after {after_s} s"
+            if quiet:
+                send_snapshot(rt, trigger, states, done=False)
+                running.handles.append(loop.call_later(STALL_AFTER_S, stalled, after_s + 1))
+
+        running.handles.append(loop.call_later(STALL_AFTER_S, stalled, 1))
+        remaining = len(asked)
+        try:
+            async for event in fan:
+                if isinstance(event, ChunkEvent):
+                    if not stream:
+                        continue
+                    state = asked[event.index]
+                    parts.setdefault(event.index, []).append(event.text)
+                    state.status, state.stats = "streaming", "…"
+                    state.text = clean_partial("".join(parts[event.index]), ctx)
+                    if flush is None:  # one snapshot for a burst of chunks
+                        flush = loop.call_soon(send_streamed)
+                    continue
+                if not isinstance(event, (DoneEvent, ErrorEvent)):
+                    continue
+                remaining -= 1
+                elapsed = int((time.perf_counter() - started) * 1000)
+                state = asked[event.index]
+                apply_result(state, event.result, ctx, elapsed)
+                if not current():
+                    return  # superseded: never send a stale snapshot
+                if state.sticky_error:
+                    self.mute(rt, state)
+                if flush is not None:
+                    flush.cancel()
+                    flush = None
+                send_snapshot(rt, trigger, states, done=remaining == 0)
+        finally:
+            if flush is not None:
+                flush.cancel()
+            for handle in running.handles:
+                handle.cancel()
         if self.slots.get(trigger.slot) is running:
             del self.slots[trigger.slot]
+
+
+#: A pending entry's line says "no answer after N s" from this many seconds on.
+STALL_AFTER_S = 1.0
+
+
+def clean_partial(text: str, ctx: CursorContext) -> str:
+    """The cleaned text of an answer still streaming ("" while nothing usable came)."""
+    from hexai_nvim.surfaces.completion import clean_suggestion
+
+    return clean_suggestion(text, ctx)
 
 
 def apply_result(state: EntryState, result: EntryResult, ctx: CursorContext, ms: int) -> None:
     """Fold an entry's final result into its state (cleaning the suggestion)."""
     from hexai_nvim.surfaces.completion import clean_suggestion
-    from hexai_nvim.surfaces.format import stop_words
 
-    state.ms = ms
-    stats = result.stats
-    state.ttft_ms = None if stats.ttft_ms is None else int(stats.ttft_ms)
-    state.output_tokens = stats.output_tokens
-    tps = stats.tokens_per_s
-    state.tokens_per_s = None if tps is None else round(tps, 1)
-    state.truncated = result.truncated
-    state.stop_reason = result.stop_reason.value
-    state.stop = stop_words(result) or None
-    if result.error is not None and not (result.truncated and result.text.strip()):
-        state.status = "error"
-        state.error_kind = result.error.kind.value
-        state.error_message = _short(result.error.message, result.error.status)
-        log.info("completion %s failed: %s", state.label, result.error.kind.value)
+    state.finish(result, ms)
+    if state.status != "ok" and not (result.truncated and result.text.strip()):
+        state.text = ""
+        if state.status == "error":
+            log.info("completion %s failed: %s", state.label, state.error_kind)
         return
     text = clean_suggestion(result.text, ctx)
     state.text = text
     state.status = "ok" if text else "empty"
-
-
-def _short(message: str, status: int | None) -> str:
-    first = (message or "").strip().splitlines()[0] if (message or "").strip() else ""
-    if status is not None and str(status) not in first:
-        first = f"HTTP {status}: {first}" if first else f"HTTP {status}"
-    if len(first) > ERROR_MESSAGE_MAX:
-        first = first[: ERROR_MESSAGE_MAX - 1] + "…"
-    return first
 
 
 def send_snapshot(
@@ -290,13 +364,18 @@ service = per_runtime(CompletionService)
 
 
 def read_view(rt: Runtime, trigger: Trigger) -> BufferView:
-    """Read the lines the context needs (one blocking API call, from a handler greenlet)."""
+    """The lines around the cursor: those Lua sent, else read from Neovim (one
+    blocking API call, from a handler greenlet)."""
     from hexai_nvim.surfaces.completion import BufferView, fetch_range
 
-    start, end = fetch_range(rt.config.general, trigger.row, trigger.line_count)
-    lines = rt.nvim.api.buf_get_lines(trigger.buf, start, end, False)
+    if trigger.lines is not None:
+        lines, start = trigger.lines, trigger.first_line
+    else:
+        start, end = fetch_range(rt.config.general, trigger.row, trigger.line_count)
+        raw = rt.nvim.api.buf_get_lines(trigger.buf, start, end, False)
+        lines = tuple(_decode(line) for line in raw)
     return BufferView(
-        lines=tuple(_decode(line) for line in lines),
+        lines=lines,
         first_line=start,
         row=trigger.row,
         col=trigger.col,
@@ -319,7 +398,7 @@ def complete(rt: Runtime, payload: Payload) -> dict[str, Any]:
     svc = service(rt)
     svc.cancel(trigger.slot)  # before reading the buffer: stop the old requests at once
     epoch = svc.epoch(trigger.slot)
-    # A blocking call: other notifications run meanwhile (pynvim greenlets).
+    # Without lines from Lua a blocking call: other notifications run meanwhile.
     view = read_view(rt, trigger)
     if svc.epoch(trigger.slot) != epoch:
         return {"seq": trigger.seq, "started": False}  # cancelled or superseded meanwhile

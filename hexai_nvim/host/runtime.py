@@ -104,6 +104,8 @@ class Runtime:
 
     def push_settings(self) -> None:
         """Send the options the Lua side needs (debounce, triggers, layouts)."""
+        from hexai_nvim.surfaces.completion import context_limits
+
         c = self.config
         settings = {
             "debounce_ms": c.completion.debounce_ms,
@@ -111,6 +113,7 @@ class Runtime:
             "manual_invoke_min_prefix": c.completion.manual_invoke_min_prefix,
             "trigger_characters": list(c.completion.trigger_characters),
             "wait_all": c.completion.wait_all,
+            "context": context_limits(c.general),
             "ui": dict(c.ui),
             "entries": {
                 surface: [e.label for e in entries] for surface, entries in c.models.items()

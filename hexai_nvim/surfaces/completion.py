@@ -9,8 +9,10 @@ rest), and cleans each answer (:func:`clean_suggestion`).
 
 What a caller may rely on:
 
-- :func:`fetch_range` says which buffer lines :func:`build_context` needs for
-  the configured ``context_mode``; handing in more is harmless.
+- :func:`context_limits` says how much text around the cursor
+  :func:`build_context` can use (Lua sends that much with each trigger);
+  :func:`fetch_range` is the line range the host reads when Lua sent none.
+  Handing in more is harmless.
 - Context text never exceeds ``max_context_tokens`` (estimated at
   :data:`CHARS_PER_TOKEN` characters per token), split around the cursor so
   the text nearest to it is kept; cuts fall on line boundaries where possible.
@@ -145,6 +147,19 @@ class CursorContext:
 def char_budget(general: General) -> int:
     """``max_context_tokens`` in characters (at least one line's worth)."""
     return max(80, int(general.max_context_tokens) * CHARS_PER_TOKEN)
+
+
+def context_limits(general: General) -> dict[str, int]:
+    """What Lua sends with a trigger, per side of the cursor: ``lines`` (0: no
+    line limit) and ``chars`` (bytes in Lua, at least as many as characters).
+
+    Each side may take the whole character budget (the other side's unused
+    share goes to it, see :func:`split_budget`), so each side is bounded by it.
+    """
+    chars = char_budget(general)
+    if general.context_mode in ("minimal", "window"):
+        return {"lines": max(1, int(general.context_window_lines) // 2), "chars": chars}
+    return {"lines": 0, "chars": chars}
 
 
 def fetch_range(general: General, row: int, line_count: int) -> tuple[int, int]:

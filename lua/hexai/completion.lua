@@ -37,8 +37,9 @@ M.defaults = {
   filetypes = { ['*'] = true, help = false, gitcommit = false, gitrebase = false },
   -- Lines of the selected suggestion shown below the cursor line.
   max_lines = 12,
-  -- Lines shown for each of the other entries.
-  other_max_lines = 3,
+  -- Lines shown for each of the other entries (more than 1 lets a later
+  -- arrival move the code below).
+  other_max_lines = 1,
   -- Keys mapped when `default_keymaps` is true (false/'' skips one); mapped
   -- at start-up by `hexai.startup`, which holds the defaults.
   keymaps = vim.deepcopy(require('hexai.startup').completion_keys),

@@ -14,10 +14,14 @@
 --- - The first suggestion to arrive (or to start streaming) is selected;
 ---   later arrivals never change the selection (only next/prev do). A
 ---   streaming suggestion grows with each snapshot and is tagged `…`.
---- - A calm layout: the comparison block (one line per other entry) gets its
----   height when the trigger's first snapshot arrives and never shrinks while
----   the cursor stays on that line (blank lines keep the space), so the code
----   below moves at most once per trigger. A single entry has no block.
+--- - A calm layout: nothing is drawn below the cursor line until the first
+---   suggestion arrives (the line's end says how many entries are running);
+---   then the space below gets its height at once: the suggestion's further
+---   lines plus one line per other entry (`other_max_lines`, default 1),
+---   pending ones included, so later arrivals fill their line without moving
+---   the code below. The space never shrinks while the cursor stays on that
+---   line (blank lines keep it, also between two triggers). A suggestion
+---   that is still streaming grows with its lines: that is the text arriving.
 --- - Never hidden: when the block does not fit between the cursor line and
 ---   the window's bottom it is drawn above the cursor line (Neovim scrolls the
 ---   view to keep the cursor line visible).
@@ -272,15 +276,12 @@ function H.render()
   local row, col = cursor[1] - 1, cursor[2]
   local layout = H.opt('layout') or 'stack'
   local max_lines = H.opt('max_lines') or 12
-  local other_max = H.opt('other_max_lines') or 3
+  local other_max = H.opt('other_max_lines') or 1
   local shown = H.shown(st)
   local indent = (vim.api.nvim_buf_get_lines(st.buf, row, row + 1, false)[1] or ''):match('^%s*')
 
   local inline, continuation, block, eol = nil, {}, {}, {}
   local sel = st.selected and st.entries[st.selected]
-  -- The entry whose tag ends the cursor line: the selected one, else the
-  -- first one still running (so the block's height does not change when it arrives).
-  local lead = st.selected
   if sel then
     local lines = H.split(sel.text:sub(#st.typed + 1))
     if lines[1] ~= '' then inline = { { lines[1], 'HexaiSuggestion' } } end
@@ -306,23 +307,28 @@ function H.render()
   end
 
   local count = table.maxn(st.entries)
+  local running = 0
+  for _, e in pairs(st.entries) do
+    if e.status == 'pending' or e.status == 'streaming' then running = running + 1 end
+  end
   if layout == 'cycle' then
-    local pending = 0
-    for _, e in pairs(st.entries) do
-      if e.status == 'pending' then pending = pending + 1 end
-    end
-    if pending > 0 then eol[#eol + 1] = { (' +%d pending'):format(pending), 'HexaiPending' } end
-  elseif count > 1 then
-    if not lead then
-      for i = 1, count do
-        local e = st.entries[i]
-        if e and (e.status == 'pending' or e.status == 'streaming') then lead = i break end
-      end
-      if lead then eol[#eol + 1] = { ' ' .. H.tag(st.entries[lead]), 'HexaiPending' } end
+    if running > 0 then eol[#eol + 1] = { (' +%d pending'):format(running), 'HexaiPending' } end
+  elseif count > 1 and not sel then
+    -- Nothing has arrived: say who is running on the cursor line and keep
+    -- the code below where it is until the first suggestion comes.
+    if running > 0 then
+      eol[#eol + 1] = { (' [hexai: %d running …]'):format(running), 'HexaiPending' }
     end
     for i = 1, count do
       local e = st.entries[i]
-      if e and i ~= lead then H.entry_lines(st, e, indent, other_max, block) end
+      if e and e.status ~= 'pending' and e.status ~= 'streaming' then
+        H.entry_lines(st, e, indent, other_max, block)
+      end
+    end
+  elseif count > 1 then
+    for i = 1, count do
+      local e = st.entries[i]
+      if e and i ~= st.selected then H.entry_lines(st, e, indent, other_max, block) end
     end
   end
   if st.problem then
@@ -336,16 +342,26 @@ function H.render()
       right_gravity = true,
     })
   end
-  if #continuation > 0 then
-    vim.api.nvim_buf_set_extmark(st.buf, M.ns, row, 0, { virt_lines = continuation })
-  end
-  if #block > 0 or st.height > 0 then
+  -- Continuation lines and the comparison block share one space below the
+  -- cursor line; it never shrinks while the cursor stays on that line.
+  local below = vim.list_extend(vim.list_extend({}, continuation), block)
+  if #below > 0 or st.height > 0 then
     if st.above == nil and #block > 0 then
-      local below = H.rows_below(row)
-      st.above = below ~= nil and below < #continuation + math.max(#block, st.height)
+      local rows = H.rows_below(row)
+      st.above = rows ~= nil and rows < #below
     end
-    st.height = math.max(st.height, #block)
-    H.draw_block(st.buf, row, block, st.height, st.above)
+    if st.above then
+      -- No room below: the comparison goes above the cursor line, the
+      -- suggestion's own further lines stay below it.
+      if #continuation > 0 then
+        vim.api.nvim_buf_set_extmark(st.buf, M.ns, row, 0, { virt_lines = continuation })
+      end
+      st.height = math.max(st.height, #block)
+      H.draw_block(st.buf, row, block, st.height, true)
+    else
+      st.height = math.max(st.height, #below)
+      H.draw_block(st.buf, row, below, st.height, false)
+    end
   end
   if #eol > 0 then
     vim.api.nvim_buf_set_extmark(st.buf, M.ns, row, 0, {
@@ -374,11 +390,12 @@ function H.entry_lines(st, e, indent, max, out)
     local lines = H.split(e.text:sub(#st.typed + 1))
     out[#out + 1] = { { indent .. tag .. ' ', 'HexaiLabel' }, { lines[1], 'HexaiSuggestion' } }
     local pad = indent .. string.rep(' ', vim.fn.strdisplaywidth(tag) + 1)
+    max = math.max(1, max)
     for k = 2, math.min(#lines, max) do
       out[#out + 1] = { { pad .. lines[k], 'HexaiSuggestion' } }
     end
-    if #lines > max then
-      out[#out + 1] = { { pad .. H.more(#lines - max), 'HexaiPending' } }
+    if #lines > max then -- on the last line shown: the entry keeps its line count
+      table.insert(out[#out], { '  ' .. H.more(#lines - max), 'HexaiPending' })
     end
   elseif e.status == 'pending' or e.status == 'streaming' then
     out[#out + 1] = { { indent .. tag, 'HexaiPending' } }

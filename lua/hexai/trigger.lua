@@ -40,6 +40,11 @@ function M.request(slot, opts)
     filetype = vim.bo[buf].filetype,
     commentstring = vim.bo[buf].commentstring,
   }
+  -- The lines the context needs go with the trigger: the host never calls back.
+  local limits = H.settings().context
+  if type(limits) == 'table' and limits.chars then
+    payload.lines, payload.first_line = H.context_lines(buf, row - 1, limits)
+  end
   H.active[slot] = {
     seq = seq, buf = buf, row = row - 1, col = col, callback = opts.callback,
     done = false, tick = vim.b[buf].changedtick,
@@ -144,6 +149,45 @@ function H.record(snapshot)
   H.running = running
   if snapshot.done then H.last = last end
 end
+
+--- Lines around `row` (0-based): at most `limits.lines` each side (0: no
+--- limit) and no more than `limits.chars` bytes each side, read in blocks so a
+--- 20,000-line buffer costs what the budget holds, not its size.
+function H.context_lines(buf, row, limits)
+  local count = vim.api.nvim_buf_line_count(buf)
+  local max_lines = (limits.lines or 0) > 0 and limits.lines or count
+  local budget = limits.chars
+  local get = vim.api.nvim_buf_get_lines
+  local current = get(buf, row, row + 1, false)
+  local before, used, top = {}, 0, row
+  while top > 0 and used < budget and row - top < max_lines do
+    local from = math.max(0, top - H.BLOCK, row - max_lines)
+    local block = get(buf, from, top, false)
+    for k = #block, 1, -1 do
+      if used >= budget then break end
+      used = used + #block[k] + 1
+      before[#before + 1] = block[k]
+      top = top - 1
+    end
+  end
+  local lines = {}
+  for k = #before, 1, -1 do lines[#lines + 1] = before[k] end
+  lines[#lines + 1] = current[1] or ''
+  used = 0
+  local bottom = row + 1
+  while bottom < count and used < budget and bottom - row - 1 < max_lines do
+    local to = math.min(count, bottom + H.BLOCK, row + 1 + max_lines)
+    for _, l in ipairs(get(buf, bottom, to, false)) do
+      if used >= budget then break end
+      used = used + #l + 1
+      lines[#lines + 1] = l
+      bottom = bottom + 1
+    end
+  end
+  return lines, top
+end
+
+H.BLOCK = 128
 
 function H.stop_timer()
   if H.timer then H.timer:stop() end

@@ -31,7 +31,8 @@ from hexai_nvim.providers.base import (
 
 
 class Scripted(Provider):
-    """Model name ``"<delay ms>:<reply>"``; reply ``!401`` fails with auth."""
+    """Model name ``"<delay ms>:<reply>"``; reply ``!401`` fails with auth; ``a|b``
+    streams ``a`` then ``b``."""
 
     kinds = ("fake",)
     requires_key = False
@@ -48,7 +49,11 @@ class Scripted(Provider):
             await asyncio.sleep(int(delay) / 1000)
             if reply == "!401":
                 raise ProviderError(ErrorKind.AUTH, "invalid api key\nmore", status=401)
-            yield TextDelta(reply)
+            # "a|b|c": three chunks 30 ms apart.
+            for k, piece in enumerate(reply.split("|")):
+                if k:
+                    await asyncio.sleep(0.03)
+                yield TextDelta(piece)
             self.finished.append(call.model)
         finally:
             self.closed.append(call.model)
@@ -81,6 +86,7 @@ class FakeRuntime:
 
     def __post_init__(self) -> None:
         self.updates: list[dict[str, Any]] = []
+        self.notes: list[tuple[str, int]] = []
         self.read: list[tuple[int, int]] = []
         self.nvim = SimpleNamespace(api=SimpleNamespace(buf_get_lines=self._get_lines))
 
@@ -91,6 +97,9 @@ class FakeRuntime:
     def lua(self, module: str, function: str, *args: Any) -> None:
         assert (module, function) == ("hexai.completion", "on_update")
         self.updates.append(args[0])
+
+    def notify(self, message: str, level: int = 2, *, once: str | None = None) -> None:
+        self.notes.append((message, level))
 
     def spawn(self, coro: Coroutine[Any, Any, Any], *, what: str) -> asyncio.Task[Any]:
         return asyncio.get_running_loop().create_task(coro)
@@ -192,6 +201,13 @@ async def test_no_entries_is_reported_in_the_snapshot() -> None:
     assert rt.updates[0]["done"] and "no completion entries" in rt.updates[0]["problem"]
 
 
+def test_lines_that_miss_the_cursor_are_rejected() -> None:
+    with pytest.raises(ValueError, match="lines"):
+        Trigger.from_payload(payload(1, row=9, lines=["a"], first_line=0))
+    with pytest.raises(ValueError, match="lines"):
+        Trigger.from_payload(payload(1, lines=[1, 2]))
+
+
 def test_malformed_payloads_are_rejected_with_the_field_name() -> None:
     with pytest.raises(ValueError, match="seq"):
         Trigger.from_payload({"row": 1, "col": 0})
@@ -227,3 +243,71 @@ async def test_a_cancel_that_arrives_while_the_buffer_is_read_wins() -> None:
     await asyncio.sleep(0.05)
     assert {u["seq"] for u in rt.updates} == {3}
     assert len(provider.calls) == 1
+
+
+async def test_a_streaming_entry_is_sent_as_it_grows_marked_streaming() -> None:
+    rt, _ = runtime(["0:total|_sum|(a, b)", "400:later"])
+    complete(rt, payload(1))  # type: ignore[arg-type]
+    await until(lambda: rt.updates and rt.updates[-1]["done"])
+    texts = [(u["entries"][0]["status"], u["entries"][0]["text"]) for u in rt.updates]
+    assert ("streaming", "total") in texts and ("streaming", "total_sum") in texts
+    assert texts.index(("streaming", "total")) < texts.index(("ok", "total_sum(a, b)"))
+    assert all(u["entries"][0]["stats"] == "…" for u in rt.updates
+               if u["entries"][0]["status"] == "streaming")
+    assert rt.updates[-1]["entries"][0]["stop_reason"] == "stop"
+
+
+async def test_menu_slots_get_finished_answers_only() -> None:
+    rt, _ = runtime(["0:a|b|c"])
+    complete(rt, payload(1, slot="cmp"))  # type: ignore[arg-type]
+    await until(lambda: rt.updates and rt.updates[-1]["done"])
+    assert [u["entries"][0]["status"] for u in rt.updates] == ["pending", "ok"]
+
+
+async def test_an_entry_failing_with_auth_is_asked_once_and_named_once() -> None:
+    rt, provider = runtime(["0:!401", "0:value"])
+    for seq in (1, 2, 3):
+        complete(rt, payload(seq))  # type: ignore[arg-type]
+        await until(lambda seq=seq: bool(rt.updates) and rt.updates[-1]["done"]
+                    and rt.updates[-1]["seq"] == seq)
+    asked = [c.model for c in provider.calls]
+    assert asked.count("0:!401") == 1 and asked.count("0:value") == 3
+    bad = rt.updates[-1]["entries"][0]
+    assert bad["status"] == "muted"
+    assert len(rt.notes) == 1
+    note = rt.notes[0][0]
+    assert "p0:!401" in note and "API key" in note and ":HexaiConfigReload" in note
+    # Asking explicitly tries it again (and it is muted again, without a second note).
+    complete(rt, payload(4, manual=True))  # type: ignore[arg-type]
+    await until(lambda: rt.updates[-1]["seq"] == 4 and rt.updates[-1]["done"])
+    assert [c.model for c in provider.calls].count("0:!401") == 2
+    assert rt.updates[-1]["entries"][0]["status"] == "error" and len(rt.notes) == 1
+    # A new configuration asks it again.
+    rt.config = make_config(["0:!401", "0:value"])
+    complete(rt, payload(5))  # type: ignore[arg-type]
+    await until(lambda: rt.updates[-1]["seq"] == 5 and rt.updates[-1]["done"])
+    assert [c.model for c in provider.calls].count("0:!401") == 3
+
+
+async def test_a_stalled_entry_says_so_in_its_line(monkeypatch: pytest.MonkeyPatch) -> None:
+    import hexai_nvim.host.completion as host
+
+    monkeypatch.setattr(host, "STALL_AFTER_S", 0.05)
+    rt, _ = runtime(["300:late", "0:quick"])
+    complete(rt, payload(1))  # type: ignore[arg-type]
+    await until(lambda: rt.updates and rt.updates[-1]["done"])
+    stats = [u["entries"][0]["stats"] for u in rt.updates]
+    assert "… no answer after 1 s" in stats
+    assert rt.updates[-1]["entries"][0]["status"] == "ok"
+    assert rt.updates[-1]["entries"][1]["stats"].endswith(" ms")
+
+
+async def test_lines_sent_with_the_trigger_are_used_without_reading_the_buffer() -> None:
+    rt, provider = runtime(["0:x"], kinds=["ollama"])
+    complete(rt, payload(1, row=3, col=4, line_count=1000, first_line=1,  # type: ignore[arg-type]
+                         lines=["def f():", "    ", "    return"]))
+    await until(lambda: rt.updates and rt.updates[-1]["done"])
+    assert rt.read == []
+    fim = provider.calls[0].request.fim
+    assert fim is not None and fim.prefix.endswith("def f():\n    ")
+    assert fim.suffix == "\n    return"

@@ -66,7 +66,7 @@ def test_resolved_entry_fields_and_defaults(tmp_path: Path) -> None:
     assert first.label == "openai:gpt-4.1-mini"
     assert first.key == "openai:gpt-4.1-mini"
     assert first.max_tokens == 2048
-    assert first.timeout_ms == 10000  # completion.timeout_ms, not request_timeout
+    assert first.timeout_ms == 4000  # completion.timeout_ms, not request_timeout
     assert first.stream is True
     (ask,) = config.entries("ask")
     assert ask.timeout_ms == 120_000  # general.request_timeout seconds
