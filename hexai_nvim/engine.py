@@ -7,7 +7,8 @@ What a caller may rely on:
 
 - ``fan_out()`` starts every entry at once (it needs a running loop) and
   returns a :class:`FanOut`. Iterate it for events as they happen
-  (:class:`StartEvent`, :class:`ChunkEvent`, then exactly one
+  (:class:`StartEvent`, :class:`ChunkEvent` (and :class:`RestartEvent` when a
+  cut answer is asked again), then exactly one
   :class:`DoneEvent` or :class:`ErrorEvent` per entry), or ``await wait()`` for
   the results in entry order. Neither raises for an entry's failure: a failure
   is an :class:`ErrorInfo` inside the :class:`EntryResult`.
@@ -32,6 +33,14 @@ What a caller may rely on:
   kind ``cancelled`` and keeps any text. Leaving an ``async for`` over a
   fan-out early, cancelling a task blocked in ``wait()``, or leaving
   ``async with fan_out`` cancels what is still running.
+- Every result says how it ended (``EntryResult.stop_reason``, a
+  :class:`StopReason`). A stream the server ended without its end signal is
+  ``cut``: a failure (``bad_response``) that keeps its text. A cut entry is
+  asked once more when no other request of this engine is in flight on the
+  same server (``scheme://host:port``) before its total deadline: a
+  single-slot server such as llama-cpp-python ends a running stream when
+  another request arrives. The retry is announced by a :class:`RestartEvent`
+  (drop the text shown so far) and counted in ``EntryStats.retries``.
 - 429 and 503 are retried only while no text has been streamed, after the
   server's ``Retry-After`` (or a short back-off), at most
   ``[engine] retries`` times and only when the retry can start before the
@@ -59,6 +68,7 @@ import math
 import os
 import time
 import traceback
+import urllib.parse
 from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from types import TracebackType
@@ -233,6 +243,16 @@ class StartEvent:
 
 
 @dataclass(frozen=True)
+class RestartEvent:
+    """The server cut the entry's answer and it is being asked again: drop the
+    text shown so far (the new answer's chunks follow)."""
+
+    index: int
+    entry: Entry
+    reason: str
+
+
+@dataclass(frozen=True)
 class ChunkEvent:
     index: int
     entry: Entry
@@ -253,7 +273,7 @@ class ErrorEvent:
     result: EntryResult
 
 
-Event = StartEvent | ChunkEvent | DoneEvent | ErrorEvent
+Event = StartEvent | ChunkEvent | RestartEvent | DoneEvent | ErrorEvent
 
 
 @dataclass(frozen=True)
@@ -331,6 +351,8 @@ class _Run:
     halt: str | None = None
     #: The provider's last Finish (None: it sent none).
     finish: Finish | None = None
+    #: Whether the entry was asked again after the server cut its answer.
+    cut_retried: bool = False
     finished: bool = False
     handles: list[asyncio.TimerHandle] = field(default_factory=list)
     first_token_handle: asyncio.TimerHandle | None = None
@@ -566,6 +588,16 @@ class FanOut:
         return ErrorInfo(ErrorKind.CANCELLED, "stopped on request")
 
 
+def _server_of(spec: ProviderSpec) -> str:
+    """``scheme://host:port`` of a provider: entries that share it share a server."""
+    parts = urllib.parse.urlsplit(spec.base_url)
+    try:
+        port = parts.port or (443 if parts.scheme == "https" else 80)
+    except ValueError:  # a bad port fails the request itself; any key will do here
+        return spec.base_url
+    return f"{parts.scheme}://{(parts.hostname or '').lower()}:{port}"
+
+
 def _cut_message(run: _Run, finish: Finish) -> str:
     """Why a cut answer is not done, in words a person understands."""
     what = finish.missing or "its end signal"
@@ -644,6 +676,10 @@ class Engine:
         self._keys: dict[str, str | None] = {}
         self._key_locks: dict[str, asyncio.Lock] = {}
         self._limits: dict[tuple[str, int], asyncio.Semaphore] = {}
+        #: Requests in flight per server (scheme://host:port), and an event set
+        #: when a server's count drops to zero (for the retry of a cut answer).
+        self._inflight: dict[str, int] = {}
+        self._idle: dict[str, asyncio.Event] = {}
         self._http: Any = None  # hexai_nvim.providers.HttpPool, created lazily
         self._loop: asyncio.AbstractEventLoop | None = None
         self._fanouts: set[FanOut] = set()
@@ -879,6 +915,8 @@ class Engine:
             self._loop = loop
             self._limits.clear()
             self._key_locks.clear()
+            self._idle.clear()
+            self._inflight.clear()
 
     def _slot(self, name: str, limit: int | None) -> asyncio.Semaphore | _Unlimited:
         if limit is None or limit <= 0:
@@ -939,12 +977,31 @@ class Engine:
                 connect_timeout_s=settings.connect_timeout_ms / 1000.0,
                 transfer=Transfer(),
             )
+            server = _server_of(entry.provider)
             try:
-                await self._stream(fan, run, provider, call)
+                self._inflight[server] = self._inflight.get(server, 0) + 1
+                try:
+                    await self._stream(fan, run, provider, call)
+                finally:
+                    self._leave(server)
                 finish = run.finish
                 if finish is None or finish.stop is not StopReason.CUT:
                     return None
-                return ErrorInfo(ErrorKind.BAD_RESPONSE, _cut_message(run, finish))
+                cut = ErrorInfo(ErrorKind.BAD_RESPONSE, _cut_message(run, finish))
+                if run.cut_retried or not await self._wait_idle(server, run):
+                    return cut
+                # A single-slot server (llama-cpp-python) drops a running stream
+                # for a newer request: ask once more now that it is free.
+                run.cut_retried = True
+                run.retries += 1
+                log.info("entry %s: %s; asking again", entry.key, cut.message)
+                fan._push(RestartEvent(run.index, entry, cut.message))
+                run.parts.clear()
+                run.chunks = 0
+                run.first_token_mono = None
+                run.finish = None
+                run.usage_in = run.usage_out = None
+                continue
             except ProviderError as exc:
                 error = ErrorInfo(exc.kind, self._scrub(exc.message, key), exc.status)
                 status = exc.status if exc.status is not None else call.transfer.status
@@ -973,6 +1030,33 @@ class Engine:
                 run.bytes_received += call.transfer.bytes_received
                 if call.transfer.status is not None:
                     run.http_status = call.transfer.status
+
+    def _leave(self, server: str) -> None:
+        count = self._inflight.get(server, 1) - 1
+        if count > 0:
+            self._inflight[server] = count
+            return
+        self._inflight.pop(server, None)
+        idle = self._idle.pop(server, None)
+        if idle is not None:
+            idle.set()
+
+    async def _wait_idle(self, server: str, run: _Run) -> bool:
+        """Wait until no request of this engine is in flight on ``server``; False
+        when that does not happen before the entry's total deadline."""
+        loop = asyncio.get_running_loop()
+        timeout_ms = run.entry.timeout_ms
+        deadline = run.queued_mono + timeout_ms / 1000.0 if timeout_ms and timeout_ms > 0 else None
+        while self._inflight.get(server, 0) > 0:
+            idle = self._idle.setdefault(server, asyncio.Event())
+            left = None if deadline is None else deadline - loop.time()
+            if left is not None and left <= 0:
+                return False
+            try:
+                await asyncio.wait_for(idle.wait(), left)
+            except (asyncio.TimeoutError, TimeoutError):
+                return False
+        return deadline is None or loop.time() < deadline
 
     async def _stream(self, fan: FanOut, run: _Run, provider: Provider, call: Call) -> None:
         events = provider.stream(call)

@@ -357,13 +357,20 @@ class PlainView:
         self._ends_with_newline = True
 
     async def follow(self, events: AsyncIterable[Event]) -> None:
-        from hexai_nvim.engine import ChunkEvent
+        from hexai_nvim.engine import ChunkEvent, RestartEvent
 
         async for event in events:
             if self.single and isinstance(event, ChunkEvent):
                 self.out.write(event.text)
                 self.out.flush()
                 self._ends_with_newline = event.text.endswith("\n")
+            elif self.single and isinstance(event, RestartEvent):
+                # Printed text cannot be taken back: say why it starts again.
+                if not self._ends_with_newline:
+                    self.out.write("\n")
+                self.err.write(f"[{event.reason}; asking again]\n")
+                self.err.flush()
+                self._ends_with_newline = True
 
     def finish(self, results: Sequence[EntryResult]) -> None:
         ordered = sorted(results, key=lambda r: r.index)
@@ -459,12 +466,15 @@ class LiveView:
             self.redraw()
 
     def apply(self, event: Event) -> None:
-        from hexai_nvim.engine import ChunkEvent, DoneEvent, ErrorEvent, StartEvent
+        from hexai_nvim.engine import ChunkEvent, DoneEvent, ErrorEvent, RestartEvent, StartEvent
 
         pane = self.panes[event.index]
         if isinstance(event, StartEvent):
             pane.state = "running"
             pane.started = self.clock()
+        elif isinstance(event, RestartEvent):
+            pane.parts.clear()
+            pane.chars = 0
         elif isinstance(event, ChunkEvent):
             pane.parts.append(event.text)
             pane.chars += len(event.text)

@@ -12,7 +12,8 @@ Host → Lua (``require('hexai.ask')``), in this order per ask:
 - ``on_begin(id, {prompt, entries = {{index, label, key}}, layout})``;
 - ``on_update(id, index, update)`` any number of times, where ``update`` has
   ``state`` (``waiting``, ``streaming``, ``done``, ``truncated``, ``error``,
-  ``cancelled``), maybe ``append`` (text to add), ``stats`` (one line) and
+  ``cancelled``), maybe ``reset`` (drop the text so far: the server cut the
+  answer and it is asked again), maybe ``append`` (text to add), ``stats`` (one line) and
   ``error`` (``kind``, ``message``) once the entry is over, with its
   ``stop_reason`` (:class:`~hexai_nvim.providers.base.StopReason` value; the
   stats line starts with it in words when the model did not simply finish)
@@ -136,6 +137,13 @@ class StreamBatcher:
         if pieces:
             self._last[index] = self._clock()
             self._send(index, "".join(pieces))
+
+    def drop(self, index: int) -> None:
+        """Forget what is pending for ``index`` (its answer starts over)."""
+        timer = self._timers.pop(index, None)
+        if timer is not None:
+            timer.cancel()
+        self._pending.pop(index, None)
 
     def close(self) -> None:
         """Flush everything pending and stop the timers."""
@@ -290,7 +298,7 @@ def start(rt: Runtime, prompt: str, context: AskContext | None) -> int | None:
 
 async def run_ask(rt: Runtime, run: AskRun, make_fan: Callable[[], FanOut]) -> None:
     """Follow the fan-out of ``run`` and forward it to Lua, batched."""
-    from hexai_nvim.engine import ChunkEvent, DoneEvent, ErrorEvent, StartEvent
+    from hexai_nvim.engine import ChunkEvent, DoneEvent, ErrorEvent, RestartEvent, StartEvent
 
     def send(index: int, update: dict[str, Any]) -> None:
         rt.lua(LUA_MODULE, "on_update", run.id, index, update)
@@ -305,6 +313,9 @@ async def run_ask(rt: Runtime, run: AskRun, make_fan: Callable[[], FanOut]) -> N
                 batcher.add(event.index, event.text)
             elif isinstance(event, StartEvent):
                 send(event.index, {"state": "waiting", "started": True})
+            elif isinstance(event, RestartEvent):
+                batcher.drop(event.index)
+                send(event.index, {"state": "waiting", "reset": True})
             elif isinstance(event, (DoneEvent, ErrorEvent)):
                 batcher.flush(event.index)
                 run.finished.add(event.index)

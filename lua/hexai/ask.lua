@@ -284,6 +284,11 @@ function M.on_update(id, index, update)
     header_changed = true
   end
   if update.score then sec.score = update.score end
+  if update.reset then
+    -- The server cut the answer and the host asks again: start the text over.
+    sec.lines = { '' }
+    view.render_section(i)
+  end
   if update.append then view.append(i, update.append) end
   if update.error and update.error ~= vim.NIL then
     sec.error = update.error

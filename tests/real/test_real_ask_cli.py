@@ -119,3 +119,7 @@ def test_two_streamed_entries_on_one_server_never_show_a_cut_answer_as_done(
         else:
             assert item["stop_reason"] == "cut" and item["error"] is not None, item
             assert code == 1
+    # The cut entry was asked again once the server was free: both answered in full.
+    assert code == 0
+    assert [e["stop_reason"] for e in entries] == ["stop", "stop"], entries
+    assert sum(e["stats"]["retries"] for e in entries) == 1
