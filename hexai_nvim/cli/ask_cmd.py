@@ -2,7 +2,7 @@
 
 ::
 
-    hexai ask [--config F] [--json] [-0 -1 ...] [--timeout S] [PROMPT...]
+    hexai ask [--config F] [--json | --markdown] [-0 -1 ...] [--timeout S] [PROMPT...]
 
 The prompt comes from the arguments and/or stdin (stdin is read only when it
 is not a terminal); with both, hexai's rule applies: ``"<args>:\\n\\n<stdin>"``.
@@ -26,6 +26,9 @@ Output, chosen by where stdout goes:
                   "error": null | {"kind", "message"},
                   "stats": {"ttft_ms", "total_ms", "input_tokens",
                             "output_tokens", "status", ...}}]}
+
+- ``--markdown``: the comparison as Markdown once all finished (question, a
+  table of states and stats, each answer; see :mod:`hexai_nvim.surfaces.export`).
 
 Exit status: 0 when every entry answered; 1 when any failed (a truncated
 answer is a failure; the others are still printed); 2 for usage or
@@ -74,6 +77,9 @@ def add_parser(subparsers: Any) -> None:
     parser.add_argument("--config", metavar="FILE", help="use FILE instead of the global config")
     parser.add_argument("--json", action="store_true", help="print one JSON document at the end")
     parser.add_argument(
+        "--markdown", action="store_true", help="print the comparison as Markdown at the end"
+    )
+    parser.add_argument(
         "--timeout", type=float, metavar="S", help="total deadline per entry in seconds"
     )
     for n in range(SHORT_FLAGS):
@@ -120,7 +126,11 @@ def run(args: argparse.Namespace) -> int:
         print("hexai ask: no prompt (give it as arguments or on stdin)", file=sys.stderr)
         return 2
 
-    view = choose_view(entries, as_json=args.json, out=sys.stdout, err=sys.stderr)
+    view: View
+    if getattr(args, "markdown", False) and not args.json:
+        view = MarkdownView(sys.stdout, prompt)
+    else:
+        view = choose_view(entries, as_json=args.json, out=sys.stdout, err=sys.stderr)
     try:
         results = asyncio.run(ask(config, entries, prompt, view))
     except BrokenPipeError:
@@ -344,6 +354,25 @@ class JsonView:
     def finish(self, results: Sequence[EntryResult]) -> None:
         doc = {"entries": [result_to_json(r) for r in sorted(results, key=lambda r: r.index)]}
         self.out.write(json.dumps(doc, ensure_ascii=False, indent=2) + "\n")
+        self.out.flush()
+
+
+class MarkdownView:
+    """Prints the comparison as Markdown at the end (``--markdown``)."""
+
+    def __init__(self, out: TextIO, prompt: str) -> None:
+        self.out = out
+        self.prompt = prompt
+
+    async def follow(self, events: AsyncIterable[Event]) -> None:
+        async for _event in events:
+            pass
+
+    def finish(self, results: Sequence[EntryResult]) -> None:
+        from hexai_nvim.surfaces.export import ask_markdown
+
+        ordered = sorted(results, key=lambda r: r.index)
+        self.out.write(ask_markdown(self.prompt, ordered) + "\n")
         self.out.flush()
 
 

@@ -3,6 +3,7 @@
 ::
 
     hexai stats [--config F] [--json] [--minutes N]
+    hexai stats --arena [--days N] [--config F] [--json]
 
 Reads the JSONL store the engine writes (see :mod:`hexai_nvim.stats`) and
 prints, per entry seen in the window (its label; ``provider:model`` in
@@ -11,7 +12,14 @@ completions, :HexaiCancel: not the model's fault, so apart from errors),
 p50/p95 latency and time to first token (over answered requests), and the
 median output rate in tokens per second. The first line says the window:
 ``[stats] window_minutes`` unless ``--minutes`` says otherwise (the store
-keeps no more than ``window_minutes``). Exit 0; 2 for configuration errors.
+keeps no more than ``window_minutes``).
+
+``--arena`` prints the arena leaderboard instead (:mod:`hexai_nvim.arena`):
+score ± 95 % interval, wins/battles, accept rate, p50 latency and cost per
+accepted suggestion per model, a bar chart and the position bias found, over
+the outcomes of the last ``--days`` (default: all of them).
+
+Exit 0; 2 for usage or configuration errors.
 """
 
 from __future__ import annotations
@@ -19,7 +27,10 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from hexai_nvim.config.model import Config
 
 from hexai_nvim.stats import ModelSummary, StatsStore, default_stats_path, summarize
 
@@ -36,6 +47,12 @@ def add_parser(subparsers: Any) -> None:
     parser.add_argument(
         "--minutes", type=int, metavar="N", help="window in minutes (default: [stats])"
     )
+    parser.add_argument(
+        "--arena", action="store_true", help="the arena leaderboard (which model is better for you)"
+    )
+    parser.add_argument(
+        "--days", type=float, metavar="N", help="with --arena: outcomes of the last N days"
+    )
 
 
 def run(args: argparse.Namespace) -> int:
@@ -43,6 +60,11 @@ def run(args: argparse.Namespace) -> int:
 
     if args.minutes is not None and args.minutes <= 0:
         print("hexai stats: --minutes must be positive", file=sys.stderr)
+        return 2
+    days = getattr(args, "days", None)
+    if days is not None and (not getattr(args, "arena", False) or not days > 0):
+        print("hexai stats: --days takes a positive number and goes with --arena",
+              file=sys.stderr)
         return 2
     try:
         from hexai_nvim.config import load_config
@@ -53,6 +75,8 @@ def run(args: argparse.Namespace) -> int:
         for problem in exc.problems:
             print(f"  {problem}", file=sys.stderr)
         return 2
+    if getattr(args, "arena", False):
+        return run_arena(config, args)
     window = args.minutes if args.minutes is not None else config.stats_window_minutes
     store = StatsStore(default_stats_path(), window)
     summaries = summarize(store.read())
@@ -74,6 +98,19 @@ def window_origin(minutes: int | None) -> str:
     if minutes is not None:
         return "--minutes"
     return "[stats] window_minutes"
+
+
+def run_arena(config: Config, args: argparse.Namespace) -> int:
+    from hexai_nvim.arena.report import arena_board, arena_json, arena_text
+    from hexai_nvim.arena.store import OutcomeStore, default_outcome_path
+
+    store = OutcomeStore(default_outcome_path())
+    board = arena_board(config, days=args.days, store=store)
+    if args.json:
+        print(json.dumps(arena_json(board, args.days, str(store.path)), indent=2))
+    else:
+        print(arena_text(board, args.days))
+    return 0
 
 
 def _ms(value: float | None) -> str:

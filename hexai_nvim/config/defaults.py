@@ -167,6 +167,7 @@ SECTIONS: tuple[str, ...] = (
     "models",
     "prompts",
     "stats",
+    "arena",
     "providers",
     "engine",
     "ui",

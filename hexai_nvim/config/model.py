@@ -156,6 +156,24 @@ class EngineSettings:
 
 
 @dataclass(frozen=True)
+class ArenaSettings:
+    """Ours: ``[arena]``, which model is better for you (see :mod:`hexai_nvim.arena`)."""
+
+    #: Blind mode: labels A/B/C, slots shuffled, timings hidden until the choice.
+    blind: bool = False
+    #: Keep suggestion and prompt text in the outcome store (else hashes only).
+    store_text: bool = False
+    #: Record outcomes at all.
+    record: bool = True
+    #: Battles below which a model's score is marked provisional.
+    provisional_battles: int = 30
+    #: ``"provider:model"`` (or a model name) -> (input, output) USD per million tokens.
+    prices: Mapping[str, tuple[float, float]] = field(
+        default_factory=lambda: MappingProxyType({})
+    )
+
+
+@dataclass(frozen=True)
 class Config:
     general: General
     completion: CompletionSettings
@@ -176,6 +194,7 @@ class Config:
     files: tuple[str, ...] = ()
     #: Problems that did not stop loading (unknown keys, ignored entries).
     warnings: tuple[str, ...] = ()
+    arena: ArenaSettings = field(default_factory=ArenaSettings)
 
     def entries(self, surface: str) -> tuple[Entry, ...]:
         """The entries of ``surface`` (aliases accepted), in config order."""

@@ -21,6 +21,7 @@ from hexai_nvim.config import defaults, trust
 from hexai_nvim.config.model import (
     PROVIDER_KINDS,
     SURFACES,
+    ArenaSettings,
     CompletionSettings,
     Config,
     EngineSettings,
@@ -391,14 +392,27 @@ class _Resolver:
             sources=MappingProxyType(self.all_sources(specs)),
             files=self.files,
             warnings=tuple(self.warnings),
+            arena=self.arena(),
         )
         return Resolution(config, [], self.warnings)
+
+    def arena(self) -> ArenaSettings:
+        table = self.section("arena")
+        prices = {
+            key: (float(p["input"]), float(p["output"]))
+            for key, p in (table.get("prices") or {}).items()
+        }
+        known = {k: table[k] for k in ("blind", "store_text", "record", "provisional_battles")
+                 if k in table}
+        return ArenaSettings(**known, prices=MappingProxyType(prices))
 
     def all_sources(self, specs: Mapping[str, ProviderSpec]) -> dict[str, str]:
         """Every known key -> layer, ``default`` where no layer set it."""
         known = [f"general.{key}" for key in defaults.GENERAL]
         known += [f"completion.{key}" for key in defaults.COMPLETION]
         known += ["triggers.trigger_characters", "provider.name", "stats.window_minutes"]
+        known += [f"arena.{key}" for key in ("blind", "store_text", "record",
+                                              "provisional_battles", "prices")]
         known += [f"engine.{key}" for key in defaults.ENGINE]
         known += [f"ui.{key}" for key in defaults.UI]
         known += [f"models.{surface}" for surface in SURFACES]

@@ -312,6 +312,41 @@ COMPLETION_FIELDS: Mapping[str, Validator] = {
 }
 TRIGGER_FIELDS: Mapping[str, Validator] = {"trigger_characters": string_list()}
 STATS_FIELDS: Mapping[str, Validator] = {"window_minutes": integer(1, 1440)}
+
+
+def price_table() -> Validator:
+    """``{"provider:model" = {input = N, output = N}}``: USD per million tokens."""
+    price = number(0, 1_000_000)
+
+    def check(value: Any) -> dict[str, dict[str, float]]:
+        if not isinstance(value, Mapping):
+            raise vol.Invalid(f"expected a table of prices, got {describe(value)}")
+        out: dict[str, dict[str, float]] = {}
+        errors: list[vol.Invalid] = []
+        for key, item in value.items():
+            if not isinstance(item, Mapping) or set(item) != {"input", "output"}:
+                errors.append(vol.Invalid(
+                    "expected { input = N, output = N } (USD per million tokens), got "
+                    + describe(item), path=[key]))
+                continue
+            try:
+                out[str(key)] = {"input": price(item["input"]), "output": price(item["output"])}
+            except vol.Invalid as exc:
+                errors.append(vol.Invalid(exc.msg, path=[key]))
+        if errors:
+            raise vol.MultipleInvalid(errors)
+        return out
+
+    return check
+
+
+ARENA_FIELDS: Mapping[str, Validator] = {
+    "blind": boolean(),
+    "store_text": boolean(),
+    "record": boolean(),
+    "provisional_battles": integer(1, 1_000_000),
+    "prices": price_table(),
+}
 ENGINE_FIELDS: Mapping[str, Validator] = {
     "max_concurrency": integer(1, 1024),
     "connect_timeout_ms": integer(1, MAX_MS),
@@ -485,6 +520,7 @@ class LayerValidator:
             "completion": COMPLETION_FIELDS,
             "triggers": TRIGGER_FIELDS,
             "stats": STATS_FIELDS,
+            "arena": ARENA_FIELDS,
             "engine": ENGINE_FIELDS,
             "ui": UI_FIELDS,
             "provider": {"name": provider_ref(self.known_providers)},

@@ -17,7 +17,7 @@ from typing import Any
 import pynvim
 
 # Surface modules register their RPC methods on import.
-from hexai_nvim.host import ask, check, code_action, completion, general  # noqa: F401
+from hexai_nvim.host import arena, ask, check, code_action, completion, general  # noqa: F401
 from hexai_nvim.host.rpc import HANDLERS, Payload
 from hexai_nvim.host.runtime import ERROR, Runtime
 from hexai_nvim.secrets import scrub, scrub_data

@@ -188,6 +188,10 @@ class AskRun:
     task: asyncio.Task[Any] | None = None
     #: Entry indexes that have had their final update.
     finished: set[int] = field(default_factory=set)
+    #: Final results by entry index (for :HexaiAskExport and the arena's votes).
+    results: dict[int, EntryResult] = field(default_factory=dict)
+    #: The label voted best ("all bad" for none), once the person voted.
+    vote: str | None = None
 
     @property
     def running(self) -> bool:
@@ -319,6 +323,7 @@ async def run_ask(rt: Runtime, run: AskRun, make_fan: Callable[[], FanOut]) -> N
             elif isinstance(event, (DoneEvent, ErrorEvent)):
                 batcher.flush(event.index)
                 run.finished.add(event.index)
+                run.results[event.index] = event.result
                 send(event.index, final_update(event.result))
                 if fastest.add(event.index, event.result):
                     rt.lua(LUA_MODULE, "on_fastest", run.id, event.index)

@@ -120,6 +120,10 @@ function H.ask()
     desc = 'hexai: results layout (stacked, columns; no argument toggles)',
   })
   H.cmd('HexaiCancel', function() ask().cancel_all() end, { desc = 'hexai: stop everything still running' })
+  H.cmd('HexaiAskExport', function(o) require('hexai.arena').export(o.args) end,
+    { nargs = '?', complete = 'file', desc = 'hexai: the last ask as Markdown (to a file or a buffer)' })
+  H.cmd('HexaiStats', function(o) require('hexai.arena').stats(o.args ~= '' and o.args or nil) end,
+    { nargs = '?', desc = 'hexai: arena leaderboard (optional: last N days)' })
   H.plug('n', 'hexai-ask', function() ask().ask(nil, nil) end, 'hexai: ask')
   H.plug('x', 'hexai-ask', ':HexaiAsk<CR>', 'hexai: ask about the selection')
   H.plug('n', 'hexai-ask-retry', function() ask().retry() end, 'hexai: ask again')
