@@ -16,6 +16,7 @@ FIELD_SETS = {
     "completion": schema.COMPLETION_FIELDS,
     "triggers": schema.TRIGGER_FIELDS,
     "stats": schema.STATS_FIELDS,
+    "arena": schema.ARENA_FIELDS,
     "engine": schema.ENGINE_FIELDS,
     "ui": schema.UI_FIELDS,
     "openai": schema.BUILTIN_SECTION_FIELDS,
