@@ -340,6 +340,8 @@ class _Run:
     started_wall: float | None = None
     first_token_mono: float | None = None
     parts: list[str] = field(default_factory=list)
+    #: UTF-8 size of ``parts`` (checked against the entry's answer cap).
+    answer_bytes: int = 0
     chunks: int = 0
     usage_in: int | None = None
     usage_out: int | None = None
@@ -1060,11 +1062,24 @@ class Engine:
 
     async def _stream(self, fan: FanOut, run: _Run, provider: Provider, call: Call) -> None:
         events = provider.stream(call)
+        cap = self._config.engine.answer_cap(run.entry)
         try:
             async for event in events:
                 if isinstance(event, TextDelta):
                     if not event.text:
                         continue
+                    size = len(event.text.encode("utf-8", "replace"))
+                    if run.answer_bytes + size > cap:
+                        # Keep the answer up to the cap, then stop reading: an
+                        # endless stream must not fill the memory.
+                        kept = _cut_utf8(event.text, cap - run.answer_bytes)
+                        if kept:
+                            run.parts.append(kept)
+                            run.chunks += 1
+                            fan._push(ChunkEvent(run.index, run.entry, kept))
+                        run.answer_bytes = cap
+                        raise ProviderError(ErrorKind.BAD_RESPONSE, _cap_message(run.entry, cap))
+                    run.answer_bytes += size
                     if run.first_token_mono is None:
                         run.first_token_mono = asyncio.get_running_loop().time()
                         if run.first_token_handle is not None:
@@ -1171,6 +1186,20 @@ class Engine:
         self._background.discard(task)
         if not task.cancelled() and task.exception() is not None:
             log.warning("stats prune failed: %s", task.exception())
+
+
+def _cut_utf8(text: str, limit: int) -> str:
+    """The longest start of ``text`` whose UTF-8 form fits in ``limit`` bytes."""
+    return text.encode("utf-8", "replace")[: max(0, limit)].decode("utf-8", "ignore")
+
+
+def _cap_message(entry: Entry, cap: int) -> str:
+    size = f"{cap // 1024} KiB" if cap % 1024 == 0 else f"{cap} bytes"
+    key = "max_answer_bytes_completion" if entry.surface == "completion" else "max_answer_bytes"
+    return (
+        f"answer larger than {size}: cut there (truncated); raise [engine] {key} "
+        "or the entry's max_answer_bytes to keep more"
+    )
 
 
 def _default_key_resolver() -> KeyResolver:

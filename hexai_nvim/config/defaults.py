@@ -94,6 +94,8 @@ ENGINE: Mapping[str, Any] = MappingProxyType(
         "connect_timeout_ms": 5000,
         "first_token_timeout_ms": 0,
         "retries": 2,
+        "max_answer_bytes_completion": 256 * 1024,
+        "max_answer_bytes": 4 * 1024 * 1024,
     }
 )
 

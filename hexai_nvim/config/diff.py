@@ -92,6 +92,8 @@ def flatten(config: Config) -> dict[str, str]:
         "engine.connect_timeout_ms": _show(engine.connect_timeout_ms),
         "engine.first_token_timeout_ms": _show(engine.first_token_timeout_ms),
         "engine.retries": _show(engine.retries),
+        "engine.max_answer_bytes_completion": _show(engine.max_answer_bytes_completion),
+        "engine.max_answer_bytes": _show(engine.max_answer_bytes),
     }
     for key in sorted(config.ui):
         values[f"ui.{key}"] = _show(config.ui[key])
@@ -114,6 +116,8 @@ def _derived(config: Config, entry: Entry, name: str) -> Any:
         return config.general.max_tokens
     if name == "stream":
         return spec.stream
+    if name == "max_answer_bytes":
+        return None
     if entry.surface == "completion":
         cap = spec.timeout_ms if spec.timeout_ms is not None else config.completion.timeout_ms
         return min(config.completion.timeout_ms, cap)
@@ -132,7 +136,7 @@ def _entry_extras(old: Config, new: Config) -> dict[str, tuple[str, str]]:
         for before, after in zip(old.entries(surface), new.entries(surface), strict=False):
             if entry_text(before) != entry_text(after):
                 continue
-            for name in ("label", "max_tokens", "timeout_ms", "stream"):
+            for name in ("label", "max_tokens", "timeout_ms", "stream", "max_answer_bytes"):
                 was, now = getattr(before, name), getattr(after, name)
                 own = was != _derived(old, before, name) or now != _derived(new, after, name)
                 if was != now and own:

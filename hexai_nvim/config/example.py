@@ -118,6 +118,8 @@ max_concurrency = 8            # requests in flight overall
 connect_timeout_ms = 5000
 first_token_timeout_ms = 0     # 0: no separate deadline for the first token
 retries = 2                    # on connection errors and HTTP 429/5xx
+max_answer_bytes_completion = 262144  # a completion answer is cut (labelled) past this
+max_answer_bytes = 4194304     # the same for ask and code action (an entry may set its own)
 
 # hexai.nvim: editor options (read by the Lua side).
 [ui]

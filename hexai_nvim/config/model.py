@@ -116,6 +116,9 @@ class Entry:
     #: The entry set ``max_tokens`` itself (False: it is ``[general] max_tokens``,
     #: and completion uses a completion-sized limit instead).
     max_tokens_set: bool = True
+    #: Most bytes (UTF-8) of answer text kept; None: the surface's default
+    #: (:meth:`EngineSettings.answer_cap`).
+    max_answer_bytes: int | None = None
 
     @property
     def key(self) -> str:
@@ -153,6 +156,18 @@ class EngineSettings:
     connect_timeout_ms: int = 5000
     first_token_timeout_ms: int = 0  # 0: no separate first-token deadline
     retries: int = 2
+    #: Most bytes of answer text a completion entry keeps (then it is cut, labelled).
+    max_answer_bytes_completion: int = 256 * 1024
+    #: The same for ask and code action entries.
+    max_answer_bytes: int = 4 * 1024 * 1024
+
+    def answer_cap(self, entry: Entry) -> int:
+        """The most answer bytes ``entry`` keeps: its own cap, else its surface's."""
+        if entry.max_answer_bytes is not None:
+            return entry.max_answer_bytes
+        if entry.surface == "completion":
+            return self.max_answer_bytes_completion
+        return self.max_answer_bytes
 
 
 @dataclass(frozen=True)

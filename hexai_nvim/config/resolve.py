@@ -313,6 +313,7 @@ class _Resolver:
                     label=label,
                     max_tokens=item.get("max_tokens", general.max_tokens),
                     timeout_ms=item.get("timeout_ms", default_timeout),
+                    max_answer_bytes=item.get("max_answer_bytes"),
                     stream=item.get("stream", spec.stream),
                     max_tokens_set="max_tokens" in item,
                 )

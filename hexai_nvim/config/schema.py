@@ -37,6 +37,8 @@ Path = tuple[PathPart, ...]
 
 #: Longest timeout we accept anywhere: one day.
 MAX_MS = 86_400_000
+#: Largest answer cap (bytes) a config may set.
+MAX_ANSWER_BYTES = 1024 * 1024 * 1024
 #: Named providers become parts of ``provider:model`` and dotted paths.
 PROVIDER_NAME_RE = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_-]*$")
 ENV_NAME_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
@@ -352,6 +354,8 @@ ENGINE_FIELDS: Mapping[str, Validator] = {
     "connect_timeout_ms": integer(1, MAX_MS),
     "first_token_timeout_ms": integer(0, MAX_MS),
     "retries": integer(0, 10),
+    "max_answer_bytes_completion": integer(1024, MAX_ANSWER_BYTES),
+    "max_answer_bytes": integer(1024, MAX_ANSWER_BYTES),
 }
 UI_FIELDS: Mapping[str, Validator] = {
     "ask_layout": choice(defaults.ASK_LAYOUTS, what="layout"),
@@ -397,6 +401,7 @@ def entry_fields(known_providers: Collection[str]) -> dict[str, Validator]:
         "max_tokens": integer(1, 10_000_000),
         "timeout_ms": integer(1, MAX_MS),
         "stream": boolean(),
+        "max_answer_bytes": integer(1024, MAX_ANSWER_BYTES),
     }
 
 

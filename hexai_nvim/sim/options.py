@@ -5,6 +5,7 @@ A model name is ``base`` followed by options, each introduced by ``+``::
     local+ttft=100+tps=200        base "local", 100 ms to first token, 200 tokens/s
     bad+status=401                every request answers 401 (the format's error body)
     x+fault=truncate              the stream stops before its end marker
+    x+fault=endless               text for ever, never an end marker (until the cap)
 
 The header ``X-Hexai-Sim: opt=val;opt=val`` uses the same options and wins over
 the model name. A boolean option may be written bare (``+think`` is
@@ -43,6 +44,7 @@ FAULTS: tuple[str, ...] = (
     "disconnect",
     "json",
     "error",
+    "endless",
 )
 USAGE_MODES: tuple[str, ...] = ("standard", "groq", "finish", "timings", "none")
 

@@ -52,6 +52,8 @@ _STOPPING_KEY = web.AppKey("hexai_sim_stopping", asyncio.Event)
 _CREATED = 1_700_000_000
 #: Faults that strike in the middle of a streamed answer.
 _STREAM_FAULTS = ("malformed", "truncate", "disconnect", "error")
+#: One piece of an ``endless`` answer (4 KiB of text).
+ENDLESS_TEXT = "endless " * 512
 
 
 # ---------------------------------------------------------------------------
@@ -940,6 +942,8 @@ class _Run:
         fault = options.fault
         if fault == "stall":
             return await self.stall("application/json")
+        if fault == "endless":
+            return await self.endless_whole()
         tps = options.effective_tps
         delay = options.ttft / 1000.0
         if tps > 0 and reply.tokens:
@@ -1000,12 +1004,39 @@ class _Run:
             return response
         return response
 
+    async def _endless(self, piece: bytes) -> None:
+        """Send ``piece`` again and again, as fast as the client reads (each
+        write waits for the socket to drain), until it leaves or the cap."""
+        while True:
+            if self.client_gone():
+                raise _ClientGone
+            if self.stopping.is_set() or self.loop.time() >= self.deadline:
+                raise _GiveUp
+            self.add(piece)
+            await self.flush()
+            await asyncio.sleep(0)
+
+    async def endless_whole(self) -> web.StreamResponse:
+        """A JSON answer whose text never ends (no length, chunked)."""
+        response = web.StreamResponse(status=200)
+        response.content_type = "application/json"
+        await self.prepare(response)
+        self.add(b'{"choices":[{"index":0,"message":{"role":"assistant","content":"')
+        with contextlib.suppress(_GiveUp):
+            await self._endless(ENDLESS_TEXT.encode())
+        self.close_connection()
+        return response
+
     async def _stream_body(self, reply: _Reply) -> None:
         options = reply.options
         dialect = self.dialect
         tps = options.effective_tps
         gap = 1.0 / tps if tps > 0 else 0.0
         self.add(dialect.start(reply))
+        if options.fault == "endless":
+            # Text pieces with no end marker, for ever (bounded by the cap).
+            await self._endless(dialect.token(reply, ENDLESS_TEXT))
+            return
         if options.comments:
             self.add(dialect.comment(reply))
         # Tokens keep to a timetable counted from the request's arrival, so
