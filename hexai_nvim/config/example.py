@@ -95,7 +95,8 @@ model = "gpt-4.1"
 
 # hexai.nvim: named providers, so one kind can run twice (two Ollama hosts,
 # llama.cpp next to LM Studio ...). Kinds: openai, openai-compatible, openrouter,
-# anthropic, ollama. An entry names them like a built-in: provider = "lmstudio".
+# llamacpp, mistral, anthropic, ollama. An entry names them like a
+# built-in one: provider = "lmstudio".
 # [providers.lmstudio]
 # kind = "openai-compatible"
 # base_url = "http://localhost:1234/v1"     # required for openai-compatible
@@ -106,6 +107,12 @@ model = "gpt-4.1"
 # max_concurrency = 1                       # requests in flight to this provider
 # timeout_ms = 30000
 # stream = true
+# fim = "auto"                              # completion: auto | off | completions | infill
+#                                           # | mistral | ollama (auto: the kind's own)
+#
+# [providers.llama]
+# kind = "llamacpp"                         # llama-server; FIM through /infill
+# base_url = "http://127.0.0.1:8080/v1"
 #
 # [providers.gpu-box]
 # kind = "ollama"

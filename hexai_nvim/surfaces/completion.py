@@ -46,19 +46,28 @@ CONTEXT_MODES = ("minimal", "window", "file-on-new-func", "always-full")
 # Our own default prompts. Same template names and placeholders as hexai's
 # ``[prompts.completion]`` table, so a hexai config's templates drop in.
 DEFAULT_PROMPTS: Mapping[str, str] = {
+    # A chat model is told what the slot is, shown one example of the answer
+    # shape, and allowed to restate the cursor line or the line after it
+    # (clean_suggestion removes restated boundary lines); small models follow
+    # an example far better than a rule.
     "system_general": (
-        "You are a code completion engine. Answer with only the text to insert at the "
-        "cursor: no explanations, no Markdown, no code fences. Continue exactly at the "
-        "cursor and never repeat text that is already left or right of it."
+        "You are a code completion engine inside an editor. Reply with only the code "
+        "that goes at the cursor: no explanations, no Markdown, no code fences, no "
+        "cursor marker. Continue exactly where the cursor is; keep the file's "
+        "indentation for any further lines.\n"
+        "Example. Current line (cursor at character 11): `    return ` in\n"
+        "def add(a, b):\n    return \n"
+        "Correct reply: a + b"
     ),
     "user_general": (
         "Complete the code at the cursor.\n"
         "File: {{file}}\n"
         "Enclosing function: {{function}}\n"
         "Line above: {{above}}\n"
-        "Current line (cursor at character {{char}}): {{current}}\n"
+        "Current line (cursor at character {{char}}, indented {{indent}} columns): "
+        "{{current}}\n"
         "Line below: {{below}}\n"
-        "Answer with the inserted text only."
+        "Reply with the inserted code only."
     ),
     "system_params": (
         "You complete function parameter lists. Answer with only the parameters to "
@@ -70,8 +79,10 @@ DEFAULT_PROMPTS: Mapping[str, str] = {
         "Current line (cursor at character {{char}}): {{current}}\n"
         "Answer with the parameters only."
     ),
+    # The marker is explained once, not in a line a model likes to echo first.
     "additional_context": (
-        "More of the file, the cursor marked as " + CURSOR_MARK + ":\n{{context}}"
+        "The file around the cursor (" + CURSOR_MARK + " stands for the cursor; never "
+        "write it):\n{{context}}"
     ),
 }
 
@@ -325,6 +336,7 @@ def template_values(ctx: CursorContext) -> dict[str, object]:
         "suffix": ctx.after,
         "filetype": ctx.filetype,
         "cursor": CURSOR_MARK,
+        "indent": len(ctx.current) - len(ctx.current.lstrip(" \t")),
     }
 
 
@@ -532,11 +544,148 @@ def _strip_repeated_indent(suggestion: str, line_before: str, line_after: str) -
     return text
 
 
+#: Markers a model may echo: our cursor mark, ``<cursor>`` tags, special tokens
+#: of FIM templates (``<|fim_middle|>``, ``<fim_suffix>``, CodeLlama's ``<MID>``)
+#: and end-of-text tokens. Never part of an insertion.
+_MARKER_RE = re.compile(
+    r"<\|[A-Za-z0-9_]+\|>|</?cursor>|<(?:fim[_-][a-z]+|PRE|SUF|MID|EOT)>|<\|?endoftext\|?>"
+)
+#: Openers of a chat model's prose ("Here is the code:", "Sure!", "I'm sorry ...").
+_PROSE_OPENER_RE = re.compile(
+    r"^(here(?:'s| is| are| you go)|sure\b|certainly|of course|okay\b|ok[,.!]|"
+    r"the (?:complet|missing|code|cursor|rest|answer|result|function|line)|"
+    r"this (?:code|completes|will|is|should|line|function)|to complete|i(?:'m| am| would|"
+    r" will| can|'ll)\b|you can|below|let me|note:|explanation)",
+    re.IGNORECASE,
+)
+#: Characters that make a line code rather than prose.
+_CODE_CHARS_RE = re.compile(r"[=;{}()\[\]<>`$]|->|=>|::")
+#: A line that only closes something (its restatement must match to the column).
+_CLOSING_LINE_RE = re.compile(
+    r"^\s*(?:[)\]}]+|end|fi|done|esac|endif|endfunction|endwhile|endfor)?[)\]};,]*\s*$"
+)
+_COMMENT_LEADERS = ("#", "//", "--", "/*", "*", ";", '"""', "'''", "<!--")
+
+
+def strip_markers(text: str) -> str:
+    """``text`` without echoed cursor marks and template tokens; a line that held
+    one and is prose or nothing once it is gone ("The cursor marked as <|cursor|>:")
+    goes with it."""
+    if not _MARKER_RE.search(text):
+        return text
+    lines = []
+    for line in text.split("\n"):
+        bare = _MARKER_RE.sub("", line)
+        if bare != line and (not bare.strip() or _is_prose(bare)):
+            continue
+        lines.append(bare)
+    return "\n".join(lines)
+
+
+def _is_prose(line: str) -> bool:
+    """Whether ``line`` reads as a sentence to the user rather than code."""
+    text = line.strip()
+    if not text or _CODE_CHARS_RE.search(text):
+        return False
+    if _PROSE_OPENER_RE.match(text):
+        return True
+    words = text.split()
+    return len(words) >= 3 and text[0].isupper() and text[-1] in ".:!?"
+
+
+#: Filetypes whose text is prose: answers there are never cut as chatter.
+PROSE_FILETYPES = frozenset(
+    {"markdown", "text", "gitcommit", "rst", "org", "tex", "asciidoc", "mail", "help"}
+)
+
+
+def _in_comment_or_string(ctx: CursorContext) -> bool:
+    """The cursor is where prose is what one writes: a comment, a docstring, a
+    prose filetype."""
+    if ctx.filetype in PROSE_FILETYPES:
+        return True
+    if ctx.line_before.lstrip().startswith(_COMMENT_LEADERS):
+        return True
+    return ctx.before.count('"""') % 2 == 1 or ctx.before.count("'''") % 2 == 1
+
+
+def strip_prose(text: str) -> str:
+    """Drop leading prose lines and a trailing prose paragraph around the code."""
+    lines = text.split("\n")
+    start = 0
+    while start < len(lines) and (not lines[start].strip() or _is_prose(lines[start])):
+        start += 1
+    lines = lines[start:]
+    # A last paragraph of sentences after a blank line ("This returns the sum.").
+    while lines and not lines[-1].strip():
+        lines.pop()
+    blanks = [i for i, line in enumerate(lines) if not line.strip()]
+    if blanks:
+        cut = blanks[-1]
+        tail = [line for line in lines[cut + 1 :] if line.strip()]
+        if all(_is_prose(line) for line in tail) and any(line.strip() for line in lines[:cut]):
+            lines = lines[:cut]
+    return "\n".join(lines)
+
+
+def _same_line(said: str, there: str) -> bool:
+    """Whether the suggestion's line ``said`` restates the buffer's line ``there``.
+
+    A line that only closes a block (``}``, ``end``) must match to the column:
+    ``  }`` closing an inner block is not the ``}`` of the function below it.
+    """
+    if _CLOSING_LINE_RE.match(there):
+        return said.rstrip() == there.rstrip()
+    return said.strip() == there.strip()
+
+
+def trim_restated_suffix_lines(suggestion: str, after: str) -> str:
+    """Drop the suggestion's last lines when they restate the lines after the
+    cursor line (blank lines on either side ignored, whatever their length)."""
+    following = [line for line in after.split("\n")[1:] if line.strip()]
+    lines = suggestion.split("\n")
+    filled = [i for i, line in enumerate(lines) if line.strip()]
+    for n in range(min(len(filled) - 1, len(following)), 0, -1):
+        tail = filled[-n:]
+        if all(_same_line(lines[i], there) for i, there in zip(tail, following, strict=False)):
+            return "\n".join(lines[: tail[0]]).rstrip()
+    return suggestion
+
+
+def _reindent(suggestion: str, raw_first_indent: int, line_before: str) -> str:
+    """Give later lines the cursor line's indentation when the model wrote the
+    block from column 0 (its first line unindented, a later code line at column 0)."""
+    indent = line_before[: len(line_before) - len(line_before.lstrip(" \t"))]
+    if not indent or line_before.strip() or raw_first_indent:
+        return suggestion
+    lines = suggestion.split("\n")
+    later = [line for line in lines[1:] if line.strip()]
+    if not any(
+        line[:1] not in (" ", "\t") and not _CLOSING_LINE_RE.match(line) for line in later
+    ):
+        return suggestion
+    return "\n".join([lines[0], *(indent + line if line.strip() else line for line in lines[1:])])
+
+
 def clean_suggestion(text: str, ctx: CursorContext) -> str:
-    """Only what should be inserted at the cursor ("" when nothing useful remains)."""
-    cleaned = strip_fences(text.replace("\r\n", "\n"))
+    """Only what should be inserted at the cursor ("" when nothing useful remains).
+
+    In order: echoed markers and template tokens out, the first fenced block
+    (or the text without stray fences), prose before and after the code out
+    (not in a comment or docstring), indentation the line already has
+    dropped, a block written from column 0 indented like the cursor line, and
+    what repeats the text before the cursor or the lines after it trimmed.
+    """
+    cleaned = strip_markers(text.replace("\r\n", "\n"))
+    cleaned = strip_fences(cleaned)
+    if not _in_comment_or_string(ctx):
+        cleaned = strip_prose(cleaned)
+    first = cleaned.lstrip("\n").split("\n", 1)[0]
+    raw_indent = len(first) - len(first.lstrip(" \t"))
     cleaned = _strip_repeated_indent(cleaned, ctx.line_before, ctx.line_after)
+    cleaned = _reindent(cleaned, raw_indent, ctx.line_before)
     cleaned = trim_prefix_repeat(cleaned, ctx.before, ctx.line_before)
     cleaned = trim_suffix_repeat(cleaned, ctx.after, ctx.line_after)
+    cleaned = trim_restated_suffix_lines(cleaned, ctx.after)
     cleaned = cleaned.rstrip()
     return cleaned if cleaned.strip() else ""

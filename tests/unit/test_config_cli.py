@@ -148,6 +148,24 @@ def test_show_text_never_prints_secrets(
     assert "Authorization=****tail" in out
 
 
+def test_show_says_what_each_kind_declares_and_the_fim_mode(
+    home: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    write(home, ".config/hexai/config.toml",
+          '[providers.llama]\nkind = "llamacpp"\n[providers.quiet]\nkind = "ollama"\n'
+          'fim = "off"\n')
+    assert main(["config", "show"]) == 0
+    out = capsys.readouterr().out
+    assert "llama: llamacpp at http://127.0.0.1:8080/v1" in out
+    assert "completion fim infill" in out and "completion chat (fim = off)" in out
+    assert main(["config", "show", "--json"]) == 0
+    view = json.loads(capsys.readouterr().out)
+    llama = view["providers"]["llama"]
+    assert (llama["needs_key"], llama["fim"], llama["fim_mode"]) == (False, "auto", "infill")
+    assert view["providers"]["openai"]["needs_key"] is True
+    assert view["providers"]["ollama"]["lists_models"] is True  # OllamaProvider.list_models
+
+
 def test_show_invalid_config_exits_1(home: Path, capsys: pytest.CaptureFixture[str]) -> None:
     path = write(home, "c.toml", THREE_MISTAKES)
     assert main(["config", "show", "--config", str(path)]) == 1
