@@ -4,6 +4,7 @@ PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
+WHEELS := $(VENV)/wheelhouse
 
 .PHONY: demo test lint bench clean real-server vendor
 
@@ -16,8 +17,14 @@ $(STAMP): pyproject.toml
 demo: $(STAMP)
 	$(BIN)/python -m hexai_nvim.demo
 
-test: $(STAMP) real-server
+test: $(STAMP) real-server $(WHEELS)/.done
 	$(BIN)/python -m pytest
+
+# Wheels of pynvim and the runtime dependencies, for the install tests: they build a
+# "Python with only pynvim" and run the plugin's build offline (tests use no network).
+$(WHEELS)/.done: pyproject.toml $(STAMP)
+	$(BIN)/python hexai_nvim/deps.py wheelhouse $(WHEELS)
+	@touch $@
 
 # The real llama.cpp server and model of the real-server tests: built once per machine
 # (minutes, with progress) into ~/.cache/hexai-nvim/llama-server, outside the checkout.

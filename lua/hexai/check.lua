@@ -140,8 +140,7 @@ function H.start(opts, buf)
   if not sent then
     local line = {
       level = 'ERROR',
-      text = 'the Python host is not available: install the package (pip install hexai-nvim) '
-        .. 'and run :UpdateRemotePlugins, then restart Neovim',
+      text = 'the Python host is not available: ' .. require('hexai.build').explain(),
       section = 'Host',
     }
     M.on_lines(id, { line })

@@ -47,6 +47,15 @@ function M.check()
   end
 end
 
+--- The exact fix for this install (the plugin manager's build command, or
+--- what the provider's Python lacks); see hexai.build.diagnose.
+function H.fix()
+  local build = require('hexai.build')
+  local found = build.diagnose()
+  if found then return found.problem .. ': ' .. found.fix end
+  return 'run ' .. build.command() .. ', then restart Neovim'
+end
+
 function H.report(health, line)
   if line.level == 'OK' then
     health.ok(line.text)
@@ -70,10 +79,8 @@ function H.python_provider(health)
     err = ok_err and message or nil
   end
   if not prog or prog == '' then
-    health.error('no python3 provider' .. ((err and err ~= '') and (': ' .. err) or ''), {
-      'install a Python 3 with the package: pip install hexai-nvim (it brings pynvim and aiohttp)',
-      'or point g:python3_host_prog at a Python that has it',
-    })
+    health.error('no python3 provider' .. ((err and err ~= '') and (': ' .. err) or ''),
+      { H.fix() })
     return false
   end
   health.ok('python3 provider: ' .. prog)
@@ -84,10 +91,7 @@ end
 function H.registration(health)
   local manifest = vim.env.NVIM_RPLUGIN_MANIFEST
   if not manifest or manifest == '' then manifest = vim.fn.stdpath('data') .. '/rplugin.vim' end
-  local fix = {
-    'run :UpdateRemotePlugins, then restart Neovim',
-    'the plugin folder (with rplugin/python3/hexai.py) must be on runtimepath when you do',
-  }
+  local fix = { H.fix() }
   local f = io.open(manifest, 'r')
   if not f then
     health.error('remote plugin not registered: no manifest at ' .. manifest, fix)
@@ -111,10 +115,8 @@ end
 function H.host(health)
   local ok, info, err = pcall(require('hexai.rpc').request, 'check.info')
   if not ok or not info then
-    health.error('the Python host does not answer: ' .. tostring(ok and err or info), {
-      'check that the host Python has the package: pip install hexai-nvim',
-      'then run :UpdateRemotePlugins and restart Neovim; :HexaiLog shows the host log',
-    })
+    health.error('the Python host does not answer: ' .. tostring(ok and err or info),
+      { H.fix(), ':HexaiLog shows the host log' })
     return false
   end
   health.ok(('host answers: hexai.nvim %s on Python %s (%s)'):format(
@@ -124,7 +126,7 @@ function H.host(health)
     if version and version ~= vim.NIL then
       health.ok(pkg .. ' ' .. version)
     else
-      health.error(pkg .. ' is not installed in the host Python', { 'pip install ' .. pkg })
+      health.error(pkg .. ' is not installed in the host Python', { H.fix() })
     end
   end
   return true

@@ -28,18 +28,27 @@ function H.call(fn, method, payload)
   end
   local ok, res = pcall(vim.fn[fn], method, payload)
   if not ok then
-    if not H.missing_reported then
-      H.missing_reported = true
-      vim.notify(
-        'hexai: the Python host is not available (' .. tostring(res) .. ').\n'
-          .. 'Install the package (pip install hexai-nvim) and run :UpdateRemotePlugins.',
-        vim.log.levels.ERROR
-      )
-    end
+    H.report_missing(tostring(res))
     return false, res
+  end
+  if type(res) == 'table' and res.unavailable then
+    -- The shim's stand-in: the host runs but cannot load the plugin.
+    H.report_missing(res.error)
+    return false, res.error
   end
   return true, res
 end
+
+--- Once per session: the host is not available; say why and the exact fix.
+function H.report_missing(detail)
+  if H.missing_reported then return end
+  H.missing_reported = true
+  vim.notify('hexai: the Python host is not available: '
+    .. require('hexai.build').explain(detail), vim.log.levels.ERROR)
+end
+
+--- Called by the shim's stand-in (hexai_nvim.unavailable) on a notification.
+function M.on_unavailable(detail) H.report_missing(detail) end
 
 function H.ensure_setup()
   if H.setup_sent then return true end

@@ -124,6 +124,7 @@ def test_checkhealth_names_the_fix_when_the_plugin_is_not_registered(
             "  end\n"
             "end\nreturn {}"))
         assert "Failed to run healthcheck" not in text
-        assert "remote plugin not registered" in text and ":UpdateRemotePlugins" in text
+        assert "remote plugin not registered" in text and ":HexaiBuild" in text
+        assert "pip install hexai-nvim" not in text
     finally:
         nvim.close()
