@@ -933,6 +933,9 @@ class Engine:
         """Run one entry to its end; return its error (None when it answered)."""
         entry = run.entry
         spec = entry.provider
+        if entry.unavailable:
+            # hexai loads such an entry and fails it when used; nothing is sent.
+            return ErrorInfo(ErrorKind.CONFIG, entry.unavailable)
         try:
             provider = self._provider(spec)
         except Exception as exc:
@@ -1219,4 +1222,6 @@ def _missing_key_message(spec: ProviderSpec) -> str:
         hint += " (api_key_cmd printed nothing)"
     else:
         hint += f" or api_key_cmd in [providers.{spec.name}]"
+    if spec.kind == "ollama":
+        hint += '; for a local Ollama set [ollama] base_url = "http://localhost:11434"'
     return f"no API key for provider {spec.name!r}: {hint}"

@@ -108,7 +108,7 @@ def run(args: argparse.Namespace) -> int:
         for problem in exc.problems:
             print(f"  {problem}", file=sys.stderr)
         return 2
-    entries = config.entries("ask")
+    entries = config.entries("cli")
     if not entries:
         print(
             "hexai ask: no entries for the ask surface (models.cli / models.ask)", file=sys.stderr

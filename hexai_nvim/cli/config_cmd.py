@@ -16,7 +16,7 @@ import sys
 from typing import Any, TextIO
 
 from hexai_nvim.config import ConfigError, Problem, load_config
-from hexai_nvim.config.diff import diff_configs
+from hexai_nvim.config.diff import changes_header, diff_configs
 from hexai_nvim.config.example import EXAMPLE_TOML
 from hexai_nvim.config.files import global_config_path, read_toml
 from hexai_nvim.config.loader import load_layers
@@ -254,11 +254,11 @@ def _diff(args: argparse.Namespace) -> int:
                 print(f"error: {problem}", file=sys.stderr)
             print(f"{PROG} diff: cannot load {path}", file=sys.stderr)
             return 2
-    lines = diff_configs(configs[0], configs[1])
+    lines = diff_configs(configs[0], configs[1], dotted=True)
+    # The header is the reload message's, so both read the same.
+    print(changes_header("Config diff", len(lines)))
     if not lines:
-        print("No changes")
         return 0
-    print(f"{count_of(len(lines), 'change')}:")
     for line in lines:
         print(line)
     return 1

@@ -12,10 +12,11 @@ from hexai_nvim.config.diff import diff_configs, format_reload_diff
 from hexai_nvim.config.keys import KeyInfo, mask_secret, resolve_api_key
 from hexai_nvim.config.loader import default_config, load_config
 from hexai_nvim.config.model import (
+    ASK_LISTS,
     BUILTIN_PROVIDERS,
     LAYERS,
+    MODEL_LISTS,
     PROVIDER_KINDS,
-    SURFACE_ALIASES,
     SURFACES,
     CompletionSettings,
     Config,
@@ -23,22 +24,25 @@ from hexai_nvim.config.model import (
     EngineSettings,
     Entry,
     General,
+    IgnoreSettings,
     Problem,
     ProviderSpec,
 )
 
 __all__ = [
+    "ASK_LISTS",
     "BUILTIN_PROVIDERS",
     "LAYERS",
+    "MODEL_LISTS",
     "PROVIDER_KINDS",
     "SURFACES",
-    "SURFACE_ALIASES",
     "CompletionSettings",
     "Config",
     "ConfigError",
     "EngineSettings",
     "Entry",
     "General",
+    "IgnoreSettings",
     "KeyInfo",
     "Problem",
     "ProviderSpec",

@@ -26,9 +26,10 @@ class BuiltinProvider:
 
 
 #: hexai's four providers. Base URLs and models are hexai's built-in defaults
-#: (OpenAI ``gpt-4.1``, OpenRouter ``openrouter/auto``, Anthropic
-#: ``claude-3-5-sonnet-20240620``; for Ollama the local server and the local model
-#: hexai documents next to it).
+#: (0.42.x): OpenAI ``gpt-4.1``, OpenRouter ``openrouter/auto``, Anthropic
+#: ``claude-3-5-sonnet-20240620``, and Ollama *Cloud* (``https://ollama.com``,
+#: ``kimi-k2.6``, Bearer ``OLLAMA_API_KEY``). A local Ollama is one line away:
+#: ``[ollama] base_url = "http://localhost:11434"``.
 BUILTIN: Mapping[str, BuiltinProvider] = MappingProxyType(
     {
         "openai": BuiltinProvider(
@@ -51,15 +52,25 @@ BUILTIN: Mapping[str, BuiltinProvider] = MappingProxyType(
         ),
         "ollama": BuiltinProvider(
             "ollama",
-            "http://localhost:11434",
-            "qwen3-coder:30b-a3b-q4_K_M",
+            "https://ollama.com",
+            "kimi-k2.6",
             ("HEXAI_OLLAMA_API_KEY", "OLLAMA_API_KEY"),
         ),
     }
 )
 
-#: ``[provider] name`` when nobody sets it (hexai's documented default).
-DEFAULT_PROVIDER = "openai"
+#: ``[provider] name`` when nobody sets it (hexai 0.42.x: Ollama Cloud).
+DEFAULT_PROVIDER = "ollama"
+
+#: Providers hexai knows that hexai.nvim cannot talk to. A config naming them
+#: still loads (as in hexai); an entry using one fails when it is used, with
+#: this reason in its own slot.
+UNSUPPORTED_PROVIDERS: Mapping[str, str] = MappingProxyType(
+    {
+        "yousearch": "provider 'yousearch' (You.com's research API) is hexai-only; "
+        "hexai.nvim does not support it",
+    }
+)
 
 #: hexai's ``[general]`` defaults.
 GENERAL: Mapping[str, Any] = MappingProxyType(
@@ -96,6 +107,9 @@ ENGINE: Mapping[str, Any] = MappingProxyType(
         "retries": 2,
         "max_answer_bytes_completion": 256 * 1024,
         "max_answer_bytes": 4 * 1024 * 1024,
+        "breaker_failures": 3,
+        "breaker_window_ms": 60_000,
+        "breaker_cooldown_ms": 30_000,
     }
 )
 
@@ -155,8 +169,8 @@ HEXAI_ONLY_SECTIONS: tuple[str, ...] = (
     "tmux",
     "tmux_action",
     "tmux_edit",
-    "ignore",
     "mcp",
+    "yousearch",
 )
 
 #: Every top-level section we understand (for "did you mean").
@@ -173,6 +187,7 @@ SECTIONS: tuple[str, ...] = (
     "providers",
     "engine",
     "ui",
+    "ignore",
     *HEXAI_ONLY_SECTIONS,
 )
 
@@ -184,7 +199,6 @@ LEGACY_FLAT_KEYS: Mapping[str, str] = MappingProxyType(
         "context_window_lines": "[general] context_window_lines",
         "max_context_tokens": "[general] max_context_tokens",
         "coding_temperature": "[general] coding_temperature",
-        "request_timeout": "[general] request_timeout",
         "log_preview_limit": "[logging] log_preview_limit",
         "completion_debounce_ms": "[completion] completion_debounce_ms",
         "completion_throttle_ms": "[completion] completion_throttle_ms",
@@ -210,15 +224,21 @@ LEGACY_FLAT_KEYS: Mapping[str, str] = MappingProxyType(
     }
 )
 
-#: Keys under ``[models]``: our surfaces plus hexai's names for ``ask``.
-#: When a layer sets several names of one surface, the first listed wins.
-MODEL_KEYS: Mapping[str, tuple[str, ...]] = MappingProxyType(
-    {
-        "completion": ("completion",),
-        "ask": ("ask", "cli", "chat"),
-        "code_action": ("code_action",),
-    }
+#: hexai's flat top-level keys that hexai itself ignores (not in its list of
+#: rejected keys): loaded with a warning instead of refused.
+IGNORED_FLAT_KEYS: Mapping[str, str] = MappingProxyType(
+    {"request_timeout": "[general] request_timeout"}
 )
+
+#: ``[ignore]`` (hexai 0.42): files matching are never sent to a model.
+IGNORE: Mapping[str, Any] = MappingProxyType(
+    {"gitignore": True, "extra_patterns": (), "lsp_notify_ignored": True}
+)
+
+#: ``[tmux] custom_menu_hotkey`` may not take these keys of hexai's tmux menu.
+TMUX_MENU_HOTKEYS: tuple[str, ...] = ("r", "i", "c", "t", "p", "s")
+#: ``scope`` values of a custom code action ("" means selection).
+CUSTOM_ACTION_SCOPES: tuple[str, ...] = ("selection", "diagnostics")
 
 #: Project files come from whatever repository you open; they may not run
 #: commands or pick environment variables to send to a server.

@@ -1,14 +1,20 @@
 """Differences between two effective configs, in hexai's reload format::
 
     Reloaded config (2 changes):
-    - general.max_tokens: 4000 → 2000
-    - models.completion: openai:gpt-4.1@0.200 → openai:gpt-4.1@0.200|ollama:qwen2.5-coder:7b@0.200
+    - completion_configs: ollama:kimi-k2.6@0.200 → ollama:kimi-k2.6@0.200|openai:gpt-4.1@0.200
+    - max_tokens: 4000 → 2000
 
-A surface's entries are written ``provider:model@temperature`` joined by ``|``
-(as hexai does); our extra entry fields get their own lines
-(``models.completion[1].timeout_ms``). Secrets never appear: a changed
-``api_key_cmd``, a header value or a ``base_url`` password that changed shows as
-``key: changed``; ``config show`` masks them.
+Keys hexai has are written as hexai's store names them (bare:
+``max_tokens``, ``provider``, ``openai_model``, ``completion_configs``,
+``chat_configs`` ...), sorted as hexai sorts them; keys only hexai.nvim has
+keep their dotted path (``engine.retries``, ``providers.gpu.base_url``,
+``completion_configs[1].timeout_ms``). A surface's entries are written
+``provider:model@temperature`` joined by ``|`` (as hexai does). Secrets never
+appear: a changed ``api_key_cmd``, a header value or a ``base_url`` password
+that changed shows as ``key: changed``; ``config show`` masks them.
+
+``diff_configs(..., dotted=True)`` keeps our dotted paths for every key
+(``hexai config diff``).
 """
 
 from __future__ import annotations
@@ -16,8 +22,9 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+from hexai_nvim.config.defaults import BUILTIN
 from hexai_nvim.config.keys import mask_secret, mask_url
-from hexai_nvim.config.model import SURFACES, Config, Entry, ProviderSpec
+from hexai_nvim.config.model import MODEL_LISTS, Config, Entry, ProviderSpec
 
 _NONE = "(none)"
 
@@ -25,6 +32,10 @@ _NONE = "(none)"
 def entry_text(entry: Entry) -> str:
     """hexai's form of one entry: ``provider:model@0.200``."""
     return f"{entry.provider.name}:{entry.model}@{entry.temperature:.3f}"
+
+
+def _fallback_text(entry: Entry) -> str:
+    return entry_text(entry.fallback) if entry.fallback is not None else _NONE
 
 
 def _show(value: Any) -> str:
@@ -94,12 +105,18 @@ def flatten(config: Config) -> dict[str, str]:
         "engine.retries": _show(engine.retries),
         "engine.max_answer_bytes_completion": _show(engine.max_answer_bytes_completion),
         "engine.max_answer_bytes": _show(engine.max_answer_bytes),
+        "engine.breaker_failures": _show(engine.breaker_failures),
+        "engine.breaker_window_ms": _show(engine.breaker_window_ms),
+        "engine.breaker_cooldown_ms": _show(engine.breaker_cooldown_ms),
+        **{f"ignore.{key}": _show(getattr(config.ignore, key))
+           for key in ("gitignore", "extra_patterns", "lsp_notify_ignored")},
     }
     for key in sorted(config.ui):
         values[f"ui.{key}"] = _show(config.ui[key])
-    for surface in SURFACES:
-        entries = config.entries(surface)
-        values[f"models.{surface}"] = "|".join(entry_text(e) for e in entries) or _NONE
+    for name in MODEL_LISTS:
+        entries = config.models.get(name)
+        if entries is not None:
+            values[f"models.{name}"] = "|".join(entry_text(e) for e in entries) or _NONE
     for name in sorted(config.providers):
         for key, shown in _provider_values(config.providers[name]).items():
             values[f"providers.{name}.{key}"] = shown
@@ -132,8 +149,9 @@ def _entry_extras(old: Config, new: Config) -> dict[str, tuple[str, str]]:
     another setting (``general.max_tokens`` ...) or from a different entry show
     on those lines already."""
     changes: dict[str, tuple[str, str]] = {}
-    for surface in SURFACES:
-        for before, after in zip(old.entries(surface), new.entries(surface), strict=False):
+    for surface in MODEL_LISTS:
+        pairs = zip(old.models.get(surface, ()), new.models.get(surface, ()), strict=False)
+        for before, after in pairs:
             if entry_text(before) != entry_text(after):
                 continue
             for name in ("label", "max_tokens", "timeout_ms", "stream", "max_answer_bytes"):
@@ -141,6 +159,9 @@ def _entry_extras(old: Config, new: Config) -> dict[str, tuple[str, str]]:
                 own = was != _derived(old, before, name) or now != _derived(new, after, name)
                 if was != now and own:
                     changes[f"models.{surface}[{after.index}].{name}"] = (_show(was), _show(now))
+            was_fb, now_fb = (_fallback_text(e) for e in (before, after))
+            if was_fb != now_fb:
+                changes[f"models.{surface}[{after.index}].fallback"] = (was_fb, now_fb)
     return changes
 
 
@@ -163,9 +184,39 @@ def secret_values(config: Config) -> dict[str, str]:
     return values
 
 
-def diff_configs(old: Config, new: Config) -> list[str]:
-    """``["- key: old → new", ...]``, in a stable order; empty when equal.
+#: Our dotted keys -> the names hexai's config store gives them.
+HEXAI_KEYS: dict[str, str] = {
+    **{f"general.{key}": key for key in (
+        "max_tokens", "max_context_tokens", "request_timeout", "context_mode",
+        "context_window_lines", "coding_temperature",
+    )},
+    **{f"completion.{key}": key for key in (
+        "completion_debounce_ms", "completion_throttle_ms", "manual_invoke_min_prefix",
+        "completion_wait_all",
+    )},
+    "triggers.trigger_characters": "trigger_characters",
+    "provider.name": "provider",
+    "stats.window_minutes": "stats_window_minutes",
+    **{f"providers.{name}.{field}": f"{name}_{field}" for name in BUILTIN
+       for field in ("model", "base_url", "temperature")},
+    **{f"models.{name}": f"{name}_configs" for name in MODEL_LISTS},
+}
 
+
+def hexai_key(dotted: str) -> str:
+    """hexai's name for a dotted key; ours keep their path (list indexes renamed too)."""
+    if dotted in HEXAI_KEYS:
+        return HEXAI_KEYS[dotted]
+    head, bracket, rest = dotted.partition("[")
+    if bracket and head in HEXAI_KEYS:
+        return f"{HEXAI_KEYS[head]}[{rest}"
+    return dotted
+
+
+def diff_configs(old: Config, new: Config, *, dotted: bool = False) -> list[str]:
+    """``["- key: old → new", ...]`` sorted by key; empty when equal.
+
+    Keys are hexai's bare names (see the module docstring) unless ``dotted``.
     A secret-bearing value that changed while its masked form did not (a new
     ``api_key_cmd``, header value or ``base_url`` password) is
     ``- key: changed``, without old or new values.
@@ -191,15 +242,24 @@ def diff_configs(old: Config, new: Config) -> list[str]:
         if was != now:
             changes[key] = (was, now)
     changes.update(_entry_extras(old, new))
+    named = {(key if dotted else hexai_key(key)): change for key, change in changes.items()}
     return [
         f"- {key}: {CHANGED}" if shown is None else f"- {key}: {shown[0]} → {shown[1]}"
-        for key, shown in changes.items()
+        for key, shown in sorted(named.items())
     ]
+
+
+def changes_header(prefix: str, count: int) -> str:
+    """``prefix (1 change):`` / ``prefix (N changes):`` / ``prefix (no changes detected).``
+
+    hexai writes ``(1 changes)``; we write English (a deliberate difference).
+    """
+    if count == 0:
+        return f"{prefix} (no changes detected)."
+    return f"{prefix} ({count} {'change' if count == 1 else 'changes'}):"
 
 
 def format_reload_diff(old: Config, new: Config) -> str:
     """hexai's reload message: ``Reloaded config (N changes):`` and one line each."""
     lines = diff_configs(old, new)
-    if not lines:
-        return "Reloaded config (no changes)"
-    return "\n".join([f"Reloaded config ({len(lines)} changes):", *lines])
+    return "\n".join([changes_header("Reloaded config", len(lines)), *lines])

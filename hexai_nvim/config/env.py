@@ -4,12 +4,14 @@ hexai's variables map onto the TOML shape (``HEXAI_MAX_TOKENS`` ->
 ``[general] max_tokens`` ...), so the layer is validated like a file. Ours:
 
 ``HEXAI_MODELS_<SURFACE>="provider:model,provider:model"``
-    a whole entry list for COMPLETION, ASK or CODE_ACTION (CHAT and CLI are
-    aliases of ASK). Each item is split on its *first* colon only, so
+    a whole entry list for COMPLETION, CHAT, CLI, ASK (both CHAT and CLI) or
+    CODE_ACTION. Each item is split on its *first* colon only, so
     ``ollama:qwen2.5-coder:7b`` is provider ``ollama``, model ``qwen2.5-coder:7b``;
     an item without a colon is a model of the default provider.
 
-A value that cannot be parsed is a problem naming the variable. Values are
+A value that cannot be parsed is a problem naming the variable, except an
+unknown provider in ``HEXAI_PROVIDER_<SURFACE>``: as in hexai, the config
+loads and only that surface's entry fails when it is used. Values are
 trimmed and an empty variable counts as unset, as in hexai.
 """
 
@@ -39,6 +41,9 @@ SIMPLE: Mapping[str, tuple[Path, str]] = {
     "HEXAI_COMPLETION_DEBOUNCE_MS": (("completion", "completion_debounce_ms"), "int"),
     "HEXAI_COMPLETION_THROTTLE_MS": (("completion", "completion_throttle_ms"), "int"),
     "HEXAI_TRIGGER_CHARACTERS": (("triggers", "trigger_characters"), "csv"),
+    "HEXAI_IGNORE_GITIGNORE": (("ignore", "gitignore"), "bool"),
+    "HEXAI_IGNORE_EXTRA_PATTERNS": (("ignore", "extra_patterns"), "csv"),
+    "HEXAI_IGNORE_LSP_NOTIFY": (("ignore", "lsp_notify_ignored"), "bool"),
     **{
         f"HEXAI_{name.upper()}_{suffix}": ((name, key), parser)
         for name in defaults.BUILTIN
@@ -71,9 +76,6 @@ OTHER_KNOWN: tuple[str, ...] = (
     "HEXAI_INLINE_CLOSE",
     "HEXAI_CHAT_SUFFIX",
     "HEXAI_CHAT_PREFIXES",
-    "HEXAI_IGNORE_GITIGNORE",
-    "HEXAI_IGNORE_EXTRA_PATTERNS",
-    "HEXAI_IGNORE_LSP_NOTIFY",
     "HEXAI_MCP_PROMPTS_DIR",
     "HEXAI_MCP_SLASHCOMMAND_SYNC",
     "HEXAI_MCP_SLASHCOMMAND_DIR",
@@ -121,6 +123,13 @@ def _parse(kind: str, text: str) -> Any:
             return int(text) if _INT.match(text) else float(text)
         except ValueError:
             raise ValueError(f"expected a number, got {text!r}") from None
+    if kind == "bool":
+        lowered = text.lower()
+        if lowered in ("1", "true", "yes", "on"):
+            return True
+        if lowered in ("0", "false", "no", "off"):
+            return False
+        raise ValueError(f"expected true or false, got {text!r}")
     if kind == "csv":
         # hexai trims items and drops empty ones.
         return [item.strip() for item in text.split(",") if item.strip()]

@@ -28,7 +28,9 @@ max_context_tokens = 4000
 request_timeout = 600          # seconds; default deadline of ask/code_action entries
 context_mode = "always-full"   # minimal | window | file-on-new-func | always-full
 context_window_lines = 120
-coding_temperature = 0.2       # temperature of entries that set none
+coding_temperature = 0.2       # temperature of entries that set none (before a provider's
+                               # own temperature, which is used only when this is 0;
+                               # OpenAI gpt-5* models always get 1.0)
 
 [completion]
 completion_debounce_ms = 800   # idle ms before completion requests go out
@@ -41,12 +43,13 @@ timeout_ms = 4000              # hexai.nvim: deadline of one completion entry (m
 trigger_characters = [".", ":", "/", "_"]
 
 [provider]
-name = "openai"                # default provider: openai | openrouter | anthropic | ollama
+name = "ollama"                # default provider: ollama | openai | openrouter | anthropic
                                # (or the name of a [providers.NAME] table)
 
 # hexai's provider sections: default model, base URL and temperature.
 # API keys come from the environment: HEXAI_OPENAI_API_KEY or OPENAI_API_KEY,
-# likewise OPENROUTER and ANTHROPIC; Ollama needs none locally (OLLAMA_API_KEY).
+# likewise OPENROUTER, ANTHROPIC and OLLAMA (Ollama Cloud needs OLLAMA_API_KEY,
+# a local Ollama none).
 [openai]
 model = "gpt-4.1"
 base_url = "https://api.openai.com/v1"
@@ -60,19 +63,24 @@ model = "claude-3-5-sonnet-20240620"
 base_url = "https://api.anthropic.com/v1"
 
 [ollama]
-model = "qwen2.5-coder:7b"
-base_url = "http://localhost:11434"
+model = "kimi-k2.6"
+base_url = "https://ollama.com"   # Ollama Cloud; a local Ollama: "http://localhost:11434"
 
-# Entries per surface: completion, ask (:HexaiAsk and `hexai ask`; hexai's
-# "chat" and "cli" mean the same) and code_action (one entry only).
+# Entries per surface: completion, chat (:HexaiAsk in the editor), cli (`hexai ask`
+# in a terminal), ask (hexai.nvim: both of those) and code_action (one entry only).
+# :HexaiAsk uses chat, `hexai ask` uses cli; ask, or whichever of the two is set,
+# serves the other.
 # Three forms:   completion = "gpt-4.1-mini"           (a model of the default provider)
 #                [models.code_action] provider = ...    (one table)
 #                [[models.completion]] ...              (several; order kept, first is primary)
-# Entry keys: provider, model, temperature, and ours: label (default "provider:model"),
+# Entry keys: provider, model, temperature, fallback_provider, fallback_model (tried
+# once when the entry fails), and ours: label (default "provider:model"),
 # max_tokens, timeout_ms, stream (true/false).
 [[models.completion]]
 provider = "openai"
 model = "gpt-4.1-mini"
+# fallback_provider = "ollama"             # when openai fails: once on ollama:gpt-oss:20b
+# fallback_model = "gpt-oss:20b"
 
 # A second completion entry runs side by side with the first:
 # [[models.completion]]
@@ -124,9 +132,19 @@ model = "gpt-4.1"
 max_concurrency = 8            # requests in flight overall
 connect_timeout_ms = 5000
 first_token_timeout_ms = 0     # 0: no separate deadline for the first token
-retries = 2                    # on connection errors and HTTP 429/5xx
+retries = 2                    # on connection errors and HTTP 429/5xx, with back-off
 max_answer_bytes_completion = 262144  # a completion answer is cut (labelled) past this
 max_answer_bytes = 4194304     # the same for ask and code action (an entry may set its own)
+breaker_failures = 3           # a provider failing this often within breaker_window_ms ...
+breaker_window_ms = 60000
+breaker_cooldown_ms = 30000    # ... is skipped (no request sent) for this long (0 failures: off)
+
+# hexai's [ignore] (in hexai, files matching are never sent to a model);
+# hexai.nvim reads and checks it but does not apply it yet.
+[ignore]
+gitignore = true               # skip what the repository's .gitignore ignores
+extra_patterns = []            # more gitignore-style patterns, e.g. ["*.pem", "secrets/"]
+lsp_notify_ignored = true      # say so (once per file) when a file is skipped
 
 # hexai.nvim: editor options (read by the Lua side).
 [ui]
@@ -146,7 +164,8 @@ window_minutes = 60
 #   HEXAI_OPENAI_MODEL / _BASE_URL / _TEMPERATURE (likewise OPENROUTER, ANTHROPIC, OLLAMA)
 #   HEXAI_MODEL_<S>, HEXAI_PROVIDER_<S>, HEXAI_TEMPERATURE_<S>: one entry for surface <S>
 #   HEXAI_MODELS_<S>="ollama:qwen2.5-coder:7b,openai:gpt-4.1-mini": a whole list
-#     (<S>: COMPLETION, ASK, CODE_ACTION; CHAT and CLI mean ASK)
+#     (<S>: COMPLETION, CHAT, CLI, ASK, CODE_ACTION; ASK sets both CHAT and CLI)
+#   HEXAI_IGNORE_GITIGNORE, HEXAI_IGNORE_EXTRA_PATTERNS, HEXAI_IGNORE_LSP_NOTIFY
 """
 
 

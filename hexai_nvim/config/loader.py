@@ -131,7 +131,8 @@ def _build(
     files: list[str],
     texts: Mapping[str, str],
 ) -> Config:
-    known = set(defaults.BUILTIN)
+    # hexai's provider names we cannot serve still load; their entries fail when used.
+    known = set(defaults.BUILTIN) | set(defaults.UNSUPPORTED_PROVIDERS)
     for _, _, raw in raw_layers:
         known |= provider_names_in(raw)
 

@@ -11,10 +11,20 @@ from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import Any, overload
 
-#: The surfaces that take a list of entries. hexai's ``chat`` and ``cli`` are
-#: aliases of ``ask``.
-SURFACES: tuple[str, ...] = ("completion", "ask", "code_action")
-SURFACE_ALIASES: Mapping[str, str] = MappingProxyType({"chat": "ask", "cli": "ask"})
+#: The surfaces that run, as hexai names them: ``chat`` is ``:HexaiAsk`` in the
+#: editor, ``cli`` is ``hexai ask`` in a terminal.
+SURFACES: tuple[str, ...] = ("completion", "chat", "cli", "code_action")
+#: The lists a config may write under ``[models]``: hexai's four plus our
+#: ``ask``, which serves both ask surfaces (see :data:`ASK_LISTS`).
+MODEL_LISTS: tuple[str, ...] = ("completion", "chat", "cli", "ask", "code_action")
+#: Which list serves an ask surface, first present wins.
+ASK_LISTS: Mapping[str, tuple[str, ...]] = MappingProxyType(
+    {
+        "chat": ("chat", "ask", "cli"),
+        "cli": ("cli", "ask", "chat"),
+        "ask": ("ask", "chat", "cli"),
+    }
+)
 
 class _Registered(Sequence[str]):
     """Names the provider registry declares, read on first use.
@@ -119,6 +129,13 @@ class Entry:
     #: Most bytes (UTF-8) of answer text kept; None: the surface's default
     #: (:meth:`EngineSettings.answer_cap`).
     max_answer_bytes: int | None = None
+    #: hexai's ``fallback_provider``/``fallback_model``: tried once when this
+    #: entry fails (see :mod:`hexai_nvim.resilience`).
+    fallback: Entry | None = None
+    #: Why this entry cannot run ("" when it can): a provider hexai knows and we
+    #: do not, or an unknown provider from ``HEXAI_PROVIDER_<SURFACE>``. hexai
+    #: loads such a config and fails only when the entry is used; so do we.
+    unavailable: str = ""
 
     @property
     def key(self) -> str:
@@ -186,6 +203,23 @@ class ArenaSettings:
     prices: Mapping[str, tuple[float, float]] = field(
         default_factory=lambda: MappingProxyType({})
     )
+    #: Circuit breaker per provider: this many failures within the window open
+    #: it for the cooldown (no request sent); 0 turns it off.
+    breaker_failures: int = 3
+    breaker_window_ms: int = 60_000
+    breaker_cooldown_ms: int = 30_000
+
+
+@dataclass(frozen=True)
+class IgnoreSettings:
+    """hexai's ``[ignore]``: which files are never sent to a model."""
+
+    #: Skip files the repository's ``.gitignore`` ignores.
+    gitignore: bool = True
+    #: More gitignore-style patterns (``*.pem``, ``secrets/``).
+    extra_patterns: tuple[str, ...] = ()
+    #: hexai tells its LSP client when a file is skipped; we notify once.
+    lsp_notify_ignored: bool = True
 
 
 @dataclass(frozen=True)
@@ -195,9 +229,11 @@ class Config:
     engine: EngineSettings
     #: Every provider an entry may name, built-in and named, by name.
     providers: Mapping[str, ProviderSpec]
-    #: Entries per surface, in config order.
+    #: Entries per list of :data:`MODEL_LISTS` in effect, in config order
+    #: (``completion`` and ``code_action`` always; of the ask lists those set,
+    #: or ``ask`` alone). Read them through :meth:`entries`.
     models: Mapping[str, tuple[Entry, ...]]
-    default_provider: str = "openai"
+    default_provider: str = "ollama"
     stats_window_minutes: int = 60
     #: ``[prompts.*]`` tables as read (templates with ``{{...}}`` placeholders).
     prompts: Mapping[str, Any] = field(default_factory=lambda: MappingProxyType({}))
@@ -210,10 +246,28 @@ class Config:
     #: Problems that did not stop loading (unknown keys, ignored entries).
     warnings: tuple[str, ...] = ()
     arena: ArenaSettings = field(default_factory=ArenaSettings)
+    #: hexai's ``[ignore]``: never send files matching these to a model.
+    ignore: IgnoreSettings = field(default_factory=lambda: IgnoreSettings())
 
     def entries(self, surface: str) -> tuple[Entry, ...]:
-        """The entries of ``surface`` (aliases accepted), in config order."""
-        return self.models.get(SURFACE_ALIASES.get(surface, surface), ())
+        """The entries serving ``surface``, in config order.
+
+        ``chat`` (``:HexaiAsk``) reads hexai's ``chat`` list, ``cli``
+        (``hexai ask``) its ``cli`` list; our ``ask`` list, or whichever of
+        the two is set, serves the other.
+        """
+        return self.models.get(self.list_name(surface), ())
+
+    def lists(self) -> tuple[tuple[str, tuple[Entry, ...]], ...]:
+        """``(list name, entries)`` of every list in effect, in :data:`MODEL_LISTS` order."""
+        return tuple((name, self.models[name]) for name in MODEL_LISTS if name in self.models)
+
+    def list_name(self, surface: str) -> str:
+        """The ``[models]`` list that serves ``surface`` (see :meth:`entries`)."""
+        for key in ASK_LISTS.get(surface, (surface,)):
+            if key in self.models:
+                return key
+        return surface
 
 
 @dataclass(frozen=True)

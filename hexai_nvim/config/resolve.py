@@ -4,9 +4,16 @@ Merging: tables merge key by key, every other value (lists included) from a
 later layer replaces the earlier one whole, so a project's
 ``[[models.completion]]`` list replaces the global list instead of growing it.
 
-Resolving fills in what the user left out, the way hexai does: an entry without
-``provider`` uses ``[provider] name``; without ``model`` that provider's model;
-temperature falls back to the provider's, then ``general.coding_temperature``.
+Resolving fills in what the user left out, the way hexai 0.42 does: an entry
+without ``provider`` uses ``[provider] name``; without ``model`` that
+provider's model; without ``temperature`` ``[general] coding_temperature``,
+and the provider's ``temperature`` only when ``coding_temperature`` is 0.
+OpenAI ``gpt-5*`` models get 1.0 whatever is configured (they refuse
+anything else).
+
+The ask lists (``chat``, ``cli``, ``ask``) are kept apart; a layer that sets
+``ask`` (both ask surfaces) replaces the ``chat`` and ``cli`` lists of the
+layers below it, one that sets ``chat`` or ``cli`` replaces only that list.
 """
 
 from __future__ import annotations
@@ -19,14 +26,15 @@ from typing import Any
 
 from hexai_nvim.config import defaults, trust
 from hexai_nvim.config.model import (
+    MODEL_LISTS,
     PROVIDER_KINDS,
-    SURFACES,
     ArenaSettings,
     CompletionSettings,
     Config,
     EngineSettings,
     Entry,
     General,
+    IgnoreSettings,
     Problem,
     ProviderSpec,
 )
@@ -75,6 +83,13 @@ def merge(layers: list[Layer]) -> Merged:
     merged = Merged()
     for layer in layers:
         merged.layers[layer.name] = layer
+        if "ask" in layer.data.get("models", {}):
+            # ``ask`` serves both ask surfaces: it replaces the lower layers'
+            # chat and cli lists (a same-layer chat or cli still wins).
+            lower = merged.data.get("models", {})
+            for name in ("chat", "cli"):
+                lower.pop(name, None)
+                merged.origins.pop(name, None)
         _merge_table(merged.data, layer.data, "", layer.name, merged.sources)
         for surface in layer.data.get("models", {}):
             origin = layer.model_origins.get(surface, ModelsOrigin(f"models.{surface}", False))
@@ -275,27 +290,21 @@ class _Resolver:
         entries: list[Entry] = []
         seen_labels: dict[str, int] = {}
         for index, item in enumerate(raw):
-            provider_name = item.get("provider") or default_provider
-            spec = specs.get(provider_name)
-            if spec is None:
-                continue  # the provider's own problem is already reported
-            model = item.get("model") or spec.default_model
-            if not model:
-                self.missing_model(surface, index, provider_name, layer_origin)
+            base = (
+                layer_origin[1].entry_path(index, "_").removesuffix("._")
+                if layer_origin
+                else f"models.{surface}"
+            )
+            entry = self.entry(
+                surface, len(entries), item, specs, default_provider, general,
+                completion_timeout_ms, (prefix, base),
+            )
+            if entry is None:
+                provider_name = item.get("provider") or default_provider
+                if provider_name in specs:
+                    self.missing_model(surface, index, provider_name, layer_origin)
                 continue
-            if surface == "completion":
-                cap = spec.timeout_ms if spec.timeout_ms is not None else math.inf
-                default_timeout = int(min(completion_timeout_ms, cap))
-            elif spec.timeout_ms is not None:
-                default_timeout = spec.timeout_ms
-            else:
-                default_timeout = round(general.request_timeout * 1000)
-            temperature = item.get("temperature")
-            if temperature is None:
-                temperature = spec.temperature
-            if temperature is None:
-                temperature = general.coding_temperature
-            label = item.get("label") or f"{provider_name}:{model}"
+            label = entry.label
             if label in seen_labels and not self.quiet:
                 where = layer_origin[1].entry_path(index, "label") if layer_origin else surface
                 self.warnings.append(
@@ -303,22 +312,125 @@ class _Resolver:
                     f"{seen_labels[label]}; set label to tell them apart"
                 )
             seen_labels.setdefault(label, index)
-            entries.append(
-                Entry(
-                    surface=surface,
-                    index=len(entries),
-                    provider=spec,
-                    model=model,
-                    temperature=float(temperature),
-                    label=label,
-                    max_tokens=item.get("max_tokens", general.max_tokens),
-                    timeout_ms=item.get("timeout_ms", default_timeout),
-                    max_answer_bytes=item.get("max_answer_bytes"),
-                    stream=item.get("stream", spec.stream),
-                    max_tokens_set="max_tokens" in item,
-                )
-            )
+            entries.append(entry)
         return tuple(entries)
+
+    def entry(
+        self,
+        surface: str,
+        position: int,
+        item: Mapping[str, Any],
+        specs: Mapping[str, ProviderSpec],
+        default_provider: str,
+        general: General,
+        completion_timeout_ms: int,
+        at: tuple[str, str],
+        *,
+        fallback_of: str = "",
+    ) -> Entry | None:
+        """One resolved entry, or None when its model is missing.
+
+        ``at`` is ``(file prefix, entry path)`` for messages.
+        """
+        prefix, base = at
+        provider_name = item.get("provider") or default_provider
+        spec = specs.get(provider_name)
+        unavailable = ""
+        if spec is None:
+            if provider_name in defaults.UNSUPPORTED_PROVIDERS:
+                unavailable = defaults.UNSUPPORTED_PROVIDERS[provider_name]
+            elif item.get("provider"):
+                # Only the environment can bring an unknown name this far
+                # (HEXAI_PROVIDER_<SURFACE>); hexai fails that surface when used.
+                unavailable = (
+                    f"unknown provider {provider_name!r} (from HEXAI_PROVIDER_"
+                    f"{surface.upper()}); known: {', '.join(sorted(specs))}"
+                )
+            else:
+                return None  # the provider's own problem is already reported
+            spec = ProviderSpec(name=provider_name, kind="unsupported", base_url="")
+            if not self.quiet:
+                self.warnings.append(
+                    f"{prefix}{base}.provider: {unavailable}; this entry fails when used"
+                )
+        model = item.get("model") or spec.default_model
+        if not model and unavailable:
+            model = "default"
+        if not model:
+            return None
+        if surface == "completion":
+            cap = spec.timeout_ms if spec.timeout_ms is not None else math.inf
+            default_timeout = int(min(completion_timeout_ms, cap))
+        elif spec.timeout_ms is not None:
+            default_timeout = spec.timeout_ms
+        else:
+            default_timeout = round(general.request_timeout * 1000)
+        temperature = self.temperature(
+            item.get("temperature"), spec, model, general, f"{prefix}{base}.temperature"
+        )
+        label = item.get("label") or f"{provider_name}:{model}"
+        fallback = None
+        if not fallback_of and (item.get("fallback_provider") or item.get("fallback_model")):
+            fallback_item = {
+                "provider": item.get("fallback_provider") or provider_name,
+                "model": item.get("fallback_model") or "",
+                "max_tokens": item.get("max_tokens"),
+                "stream": item.get("stream"),
+            }
+            fallback_item = {k: v for k, v in fallback_item.items() if v is not None}
+            fallback = self.entry(
+                surface, position, fallback_item, specs, default_provider, general,
+                completion_timeout_ms, (prefix, f"{base}.fallback"), fallback_of=label,
+            )
+            if fallback is None:
+                self.problems.append(Problem(
+                    f"{base}.fallback_model",
+                    f"missing: fallback provider {fallback_item['provider']!r} has no "
+                    "default model; set fallback_model",
+                ))
+            elif fallback.key == f"{provider_name}:{model}":
+                self.warnings.append(
+                    f"{prefix}{base}.fallback_model: the fallback is the entry itself "
+                    f"({fallback.key}); set fallback_model or fallback_provider to another"
+                )
+                fallback = None
+        return Entry(
+            surface=surface,
+            index=position,
+            provider=spec,
+            model=model,
+            temperature=temperature,
+            label=label,
+            max_tokens=item.get("max_tokens", general.max_tokens),
+            timeout_ms=item.get("timeout_ms", default_timeout),
+            stream=item.get("stream", spec.stream),
+            max_tokens_set="max_tokens" in item,
+            max_answer_bytes=item.get("max_answer_bytes"),
+            fallback=fallback,
+            unavailable=unavailable,
+        )
+
+    def temperature(
+        self,
+        own: float | None,
+        spec: ProviderSpec,
+        model: str,
+        general: General,
+        where: str,
+    ) -> float:
+        """hexai's temperature chain for one entry (see the module docstring)."""
+        if is_reasoning_model(spec, model):
+            if own is not None and float(own) != 1.0 and not self.quiet:
+                self.warnings.append(
+                    f"{where}: {model} takes only temperature 1.0; "
+                    f"{float(own):g} is not sent (as in hexai)"
+                )
+            return 1.0
+        if own is not None:
+            return float(own)
+        if general.coding_temperature != 0:
+            return general.coding_temperature
+        return float(spec.temperature) if spec.temperature is not None else 0.0
 
     def missing_model(
         self,
@@ -372,10 +484,21 @@ class _Resolver:
         ui = {key: _copy(value) for key, value in {**defaults.UI, **self.section("ui")}.items()}
         specs = self.providers()
         default_provider = self.section("provider").get("name", defaults.DEFAULT_PROVIDER)
+        set_lists = self.section("models")
+        lists = [name for name in MODEL_LISTS if name in ("completion", "code_action")
+                 or set_lists.get(name)]
+        if not any(name in lists for name in ("chat", "cli", "ask")):
+            lists.append("ask")  # nothing set: the default entry serves both
         models = {
-            surface: self.entries(surface, specs, default_provider, general, completion.timeout_ms)
-            for surface in SURFACES
+            name: self.entries(name, specs, default_provider, general, completion.timeout_ms)
+            for name in lists
         }
+        ignore_table = {**defaults.IGNORE, **self.section("ignore")}
+        ignore = IgnoreSettings(
+            gitignore=ignore_table["gitignore"],
+            extra_patterns=tuple(ignore_table["extra_patterns"]),
+            lsp_notify_ignored=ignore_table["lsp_notify_ignored"],
+        )
         if self.problems:
             return Resolution(None, self.problems, self.warnings)
         config = Config(
@@ -394,6 +517,7 @@ class _Resolver:
             files=self.files,
             warnings=tuple(self.warnings),
             arena=self.arena(),
+            ignore=ignore,
         )
         return Resolution(config, [], self.warnings)
 
@@ -416,7 +540,8 @@ class _Resolver:
                                               "provisional_battles", "prices")]
         known += [f"engine.{key}" for key in defaults.ENGINE]
         known += [f"ui.{key}" for key in defaults.UI]
-        known += [f"models.{surface}" for surface in SURFACES]
+        known += [f"models.{name}" for name in MODEL_LISTS]
+        known += [f"ignore.{key}" for key in defaults.IGNORE]
         known += [f"providers.{name}.{key}" for name in specs for key in PROVIDER_FIELDS]
         sources = dict.fromkeys(known, "default")
         sources.update(self.merged.sources)
@@ -438,6 +563,11 @@ def resolve(
     ``reported`` are not repeated; ``locators`` (file -> function) find lines.
     """
     return _Resolver(merged, files, quiet, reported, locators or {}).run()
+
+
+def is_reasoning_model(spec: ProviderSpec, model: str) -> bool:
+    """OpenAI's ``gpt-5*`` models, which accept only the default temperature (1.0)."""
+    return spec.kind == "openai" and model.strip().lower().startswith("gpt-5")
 
 
 def freeze(value: Any) -> Any:

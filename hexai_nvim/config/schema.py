@@ -28,8 +28,9 @@ from urllib.parse import urlsplit
 import voluptuous as vol
 
 from hexai_nvim.config import defaults
+from hexai_nvim.config.actions import actions_problems, tmux_hotkey_problem
 from hexai_nvim.config.keys import mask_url
-from hexai_nvim.config.model import FIM_OPTIONS, PROVIDER_KINDS, Problem
+from hexai_nvim.config.model import FIM_OPTIONS, MODEL_LISTS, PROVIDER_KINDS, Problem
 
 Validator = Callable[[Any], Any]
 PathPart = str | int
@@ -180,14 +181,18 @@ def choice(options: Collection[str], *, what: str = "value") -> Validator:
     return check
 
 
-def provider_ref(known: Collection[str]) -> Validator:
+def provider_ref(known: Collection[str], *, lenient: bool = False) -> Validator:
+    """A provider name; ``lenient`` lets an unknown one through (the resolver
+    then makes its entry fail when used, as hexai does for the environment)."""
     names = sorted(known)
 
     def check(value: Any) -> str:
         if not isinstance(value, str):
             raise vol.Invalid(f"expected a provider name, got {describe(value)}")
         name = value.strip()
-        if name not in known:
+        if not name:
+            raise vol.Invalid("must not be empty")
+        if name not in known and not lenient:
             raise vol.Invalid(
                 f"unknown provider {value!r}{suggest(name, names)}; known: {listing(names)}"
             )
@@ -313,6 +318,11 @@ COMPLETION_FIELDS: Mapping[str, Validator] = {
     "timeout_ms": integer(1, MAX_MS),
 }
 TRIGGER_FIELDS: Mapping[str, Validator] = {"trigger_characters": string_list()}
+IGNORE_FIELDS: Mapping[str, Validator] = {
+    "gitignore": boolean(),
+    "extra_patterns": string_list(),
+    "lsp_notify_ignored": boolean(),
+}
 STATS_FIELDS: Mapping[str, Validator] = {"window_minutes": integer(1, 1440)}
 
 
@@ -356,6 +366,9 @@ ENGINE_FIELDS: Mapping[str, Validator] = {
     "retries": integer(0, 10),
     "max_answer_bytes_completion": integer(1024, MAX_ANSWER_BYTES),
     "max_answer_bytes": integer(1024, MAX_ANSWER_BYTES),
+    "breaker_failures": integer(0, 1000),
+    "breaker_window_ms": integer(1, MAX_MS),
+    "breaker_cooldown_ms": integer(1, MAX_MS),
 }
 UI_FIELDS: Mapping[str, Validator] = {
     "ask_layout": choice(defaults.ASK_LAYOUTS, what="layout"),
@@ -392,10 +405,15 @@ PROVIDER_FIELDS: Mapping[str, Validator] = {
 }
 
 
-def entry_fields(known_providers: Collection[str]) -> dict[str, Validator]:
+def entry_fields(
+    known_providers: Collection[str], *, lenient: bool = False
+) -> dict[str, Validator]:
     return {
-        "provider": provider_ref(known_providers),
+        "provider": provider_ref(known_providers, lenient=lenient),
         "model": text(),
+        # hexai (newest): retried once on this provider/model when the entry fails.
+        "fallback_provider": provider_ref(known_providers),
+        "fallback_model": text(),
         "temperature": number(0, 2),
         "label": text(strip=False),
         "max_tokens": integer(1, 10_000_000),
@@ -528,11 +546,18 @@ class LayerValidator:
             "arena": ARENA_FIELDS,
             "engine": ENGINE_FIELDS,
             "ui": UI_FIELDS,
+            "ignore": IGNORE_FIELDS,
             "provider": {"name": provider_ref(self.known_providers)},
         }
         for key, value in raw.items():
             path: Path = (str(key),)
-            if key in defaults.LEGACY_FLAT_KEYS and not isinstance(value, Mapping):
+            if key in defaults.IGNORED_FLAT_KEYS and not isinstance(value, Mapping):
+                self.warn(
+                    path,
+                    "top-level key ignored (as hexai does); write it as "
+                    f"{defaults.IGNORED_FLAT_KEYS[key]}",
+                )
+            elif key in defaults.LEGACY_FLAT_KEYS and not isinstance(value, Mapping):
                 self.problem(
                     path,
                     f"unsupported flat key {key!r}; like hexai, only sectioned tables are "
@@ -563,6 +588,10 @@ class LayerValidator:
             elif key in defaults.HEXAI_ONLY_SECTIONS:
                 if not isinstance(value, Mapping):
                     self.problem(path, f"expected a table ([{key}] section), got {describe(value)}")
+                elif key == "tmux":
+                    message = tmux_hotkey_problem(value.get("custom_menu_hotkey"))
+                    if message:
+                        self.problem((*path, "custom_menu_hotkey"), message)
             else:
                 self.warn(path, f"unknown section or key{suggest(key, defaults.SECTIONS)}; ignored")
         return out
@@ -621,25 +650,26 @@ class LayerValidator:
         if not isinstance(value, Mapping):
             self.problem(path, f"expected a table ([models] section), got {describe(value)}")
             return
-        names = [name for group in defaults.MODEL_KEYS.values() for name in group]
         for key in value:
-            if key not in names:
-                self.warn((*path, str(key)), f"unknown surface{suggest(key, names)}; ignored")
+            if key not in MODEL_LISTS:
+                self.warn((*path, str(key)), f"unknown surface{suggest(key, MODEL_LISTS)}; ignored")
         fields = entry_fields(self.known_providers)
-        for surface, aliases in defaults.MODEL_KEYS.items():
-            given = [name for name in aliases if name in value]
-            if not given:
+        # hexai reads an unknown provider from HEXAI_PROVIDER_<SURFACE> and fails
+        # only that surface when it is used: the resolver does the failing.
+        lenient = entry_fields(self.known_providers, lenient=True)
+        for surface in MODEL_LISTS:
+            if surface not in value:
                 continue
-            chosen = given[0]
-            for other in given[1:]:
-                self.warn(
-                    (*path, other),
-                    f"ignored: models.{chosen} is also set and both configure the "
-                    f"{surface} surface",
-                )
-            entries = self._entries(fields, value[chosen], (*path, chosen))
+            from_env = self.layer == "env" and not self._many_from_env(surface)
+            entries = self._entries(
+                lenient if from_env else fields, value[surface], (*path, surface)
+            )
             if entries is not None:
                 out.setdefault("models", {})[surface] = entries
+
+    def _many_from_env(self, surface: str) -> bool:
+        """Whether the env layer's list came from ``HEXAI_MODELS_<S>`` (ours, strict)."""
+        return self.rename.get(("models", surface), "").startswith("HEXAI_MODELS_")
 
     def _entries(
         self, fields: Mapping[str, Validator], value: Any, path: Path
@@ -717,7 +747,8 @@ class LayerValidator:
 
 
 def custom_actions() -> Validator:
-    """hexai's ``[[prompts.code_action.custom]]``: an array of tables of strings."""
+    """hexai's ``[[prompts.code_action.custom]]``: an array of tables of strings
+    that keeps hexai's rules (:mod:`hexai_nvim.config.actions`)."""
     table = string_table()
 
     def check(value: Any) -> list[dict[str, str]]:
@@ -731,6 +762,8 @@ def custom_actions() -> Validator:
             except vol.Invalid as exc:
                 exc.prepend([index])
                 errors.append(exc)
+        for index, name, message in actions_problems(value):
+            errors.append(vol.Invalid(message, path=[index, name] if name else [index]))
         if errors:
             raise vol.MultipleInvalid(errors)
         return result
@@ -739,9 +772,5 @@ def custom_actions() -> Validator:
 
 
 def path_surface(path: Path) -> str:
-    """The canonical surface of a ``("models", key)`` path."""
-    key = path[-1]
-    for surface, aliases in defaults.MODEL_KEYS.items():
-        if key in aliases:
-            return surface
-    return str(key)
+    """The list a ``("models", key)`` path writes."""
+    return str(path[-1])

@@ -115,7 +115,8 @@ def describe_config(
         },
         "models": {
             surface: {
-                "source": config.sources.get(f"models.{surface}", "default"),
+                "list": f"models.{config.list_name(surface)}",
+                "source": config.sources.get(f"models.{config.list_name(surface)}", "default"),
                 "entries": [entry_data(entry) for entry in config.entries(surface)],
             }
             for surface in SURFACES

@@ -270,7 +270,7 @@ def start(rt: Runtime, prompt: str, context: AskContext | None) -> int | None:
     """Cancel the running ask (if any), tell Lua about the new one, start it."""
     st = state(rt)
     config = rt.config
-    entries = config.entries("ask")
+    entries = config.entries("chat")
     if not entries:
         rt.notify("hexai: no ask entries are configured (see :help hexai-config-models)", ERROR)
         return None

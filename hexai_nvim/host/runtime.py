@@ -116,7 +116,10 @@ class Runtime:
             "context": context_limits(c.general),
             "ui": dict(c.ui),
             "entries": {
-                surface: [e.label for e in entries] for surface, entries in c.models.items()
+                # The editor's surfaces: ``ask`` is what :HexaiAsk runs (hexai's chat).
+                "completion": [e.label for e in c.entries("completion")],
+                "ask": [e.label for e in c.entries("chat")],
+                "code_action": [e.label for e in c.entries("code_action")],
             },
         }
         self.lua("hexai", "on_settings", settings)

@@ -24,6 +24,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from typing import TYPE_CHECKING, Any
+from urllib.parse import urlsplit
 
 from hexai_nvim.providers.base import (
     Call,
@@ -46,7 +47,18 @@ from hexai_nvim.providers.sse import LineSplitter
 if TYPE_CHECKING:
     from hexai_nvim.config.model import ProviderSpec
 
-__all__ = ["OllamaProvider"]
+__all__ = ["OllamaProvider", "is_ollama_cloud"]
+
+#: Ollama Cloud's hosts (hexai's default base URL is https://ollama.com).
+CLOUD_HOSTS = frozenset({"ollama.com", "www.ollama.com"})
+
+
+def is_ollama_cloud(base_url: str) -> bool:
+    try:
+        host = urlsplit(base_url).hostname or ""
+    except ValueError:
+        return False
+    return host.lower() in CLOUD_HOSTS
 
 
 class OllamaProvider(JsonHttpProvider):
@@ -66,6 +78,9 @@ class OllamaProvider(JsonHttpProvider):
         from hexai_nvim.providers.registry import fim_mode
 
         self.fim_mode = fim_mode(spec)
+        # Ollama Cloud (hexai's default) answers 401 without a key: say so
+        # before sending anything. Local and proxied servers need none.
+        self.requires_key = is_ollama_cloud(spec.base_url)
 
     async def stream(self, call: Call) -> AsyncIterator[ProviderEvent]:
         from hexai_nvim.providers.fim import stream_fim_or_chat

@@ -32,7 +32,7 @@ from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING
 
 from hexai_nvim.config.keys import KeyInfo, mask_url, resolve_api_key
-from hexai_nvim.config.model import LAYERS, SURFACES, Config, ConfigError, Entry, ProviderSpec
+from hexai_nvim.config.model import LAYERS, Config, ConfigError, Entry, ProviderSpec
 from hexai_nvim.providers.base import ErrorKind, Message, Request
 from hexai_nvim.surfaces.code_action import custom_actions
 from hexai_nvim.surfaces.format import with_article
@@ -83,14 +83,20 @@ class KeyStatus:
 def used_providers(config: Config) -> list[ProviderSpec]:
     """Providers named by at least one entry, in the order they first appear."""
     seen: dict[str, ProviderSpec] = {}
-    for surface in SURFACES:
-        for entry in config.entries(surface):
-            seen.setdefault(entry.provider.name, entry.provider)
+    for _surface, listed in config.lists():
+        for entry in listed:
+            for used in (entry, entry.fallback):
+                if used is not None and not used.unavailable:
+                    seen.setdefault(used.provider.name, used.provider)
     return list(seen.values())
 
 
 def key_required(spec: ProviderSpec) -> bool:
     """Whether requests fail without a key (a local server usually needs none)."""
+    if spec.kind == "ollama":  # keyless, except Ollama Cloud (hexai's default)
+        from hexai_nvim.providers.ollama import is_ollama_cloud
+
+        return is_ollama_cloud(spec.base_url)
     from hexai_nvim.providers.registry import kind_info
 
     try:
@@ -193,17 +199,26 @@ def static_report(
 
     # -- entries
     section = "Entries"
-    for surface in SURFACES:
-        entries = config.entries(surface)
+    for surface, entries in config.lists():
         if not entries:
             add(WARN, f"{surface}: no entries", section)
             continue
         for position, entry in enumerate(entries):
+            if entry.unavailable:
+                add(ERROR, f"{surface}[{position}] {entry.label}: {entry.unavailable} "
+                           "(fails when used)", section)
+                continue
             note = " (primary)" if position == 0 and len(entries) > 1 else ""
+            if entry.fallback is not None:
+                note += f", fallback {entry.fallback.label}"
             add(OK, f"{surface}[{position}] {entry.label}{note}: {entry.provider.kind} at "
                     f"{mask_url(entry.provider.base_url)}, temperature {entry.temperature:g}, "
                     f"max_tokens {entry.max_tokens}, timeout {_format_ms(entry.timeout_ms)}",
                 section)
+
+    chat, cli = config.list_name("chat"), config.list_name("cli")
+    if chat != cli:
+        add(OK, f":HexaiAsk uses models.{chat}, hexai ask uses models.{cli}", "Entries")
 
     # -- keys
     section = "Keys"
@@ -251,13 +266,19 @@ def probe_targets(config: Config) -> list[ProbeTarget]:
     order: list[tuple[str, str]] = []
     firsts: dict[tuple[str, str], Entry] = {}
     users: dict[tuple[str, str], list[str]] = {}
-    for surface in SURFACES:
-        for position, entry in enumerate(config.entries(surface)):
-            key = (entry.provider.name, entry.model)
-            if key not in firsts:
-                order.append(key)
-                firsts[key] = entry
-            users.setdefault(key, []).append(f"{surface}[{position}]")
+    for surface, listed in config.lists():
+        for position, primary in enumerate(listed):
+            chain = [(primary, f"{surface}[{position}]")]
+            if primary.fallback is not None:
+                chain.append((primary.fallback, f"{surface}[{position}].fallback"))
+            for entry, user in chain:
+                if entry.unavailable:
+                    continue  # reported in the Entries section; nothing to probe
+                key = (entry.provider.name, entry.model)
+                if key not in firsts:
+                    order.append(key)
+                    firsts[key] = entry
+                users.setdefault(key, []).append(user)
     return [ProbeTarget(firsts[k].provider, k[1], tuple(users[k]), firsts[k]) for k in order]
 
 

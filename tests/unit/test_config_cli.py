@@ -180,10 +180,12 @@ def test_diff_two_files(home: Path, capsys: pytest.CaptureFixture[str]) -> None:
     b = write(home, "b.toml", '[[models.completion]]\nmodel = "gpt-4.1"\n'
                               '[[models.completion]]\nprovider = "ollama"\nmodel = "m"\n')
     assert main(["config", "diff", str(a), str(a)]) == 0
-    assert "No changes" in capsys.readouterr().out
+    assert capsys.readouterr().out == "Config diff (no changes detected).\n"
     assert main(["config", "diff", str(a), str(b)]) == 1
     out = capsys.readouterr().out
-    assert "- models.completion: openai:gpt-4.1@0.200 → openai:gpt-4.1@0.200|ollama:m@0.200" in out
+    # The reload message's header; dotted paths (ours) in the lines.
+    assert out.startswith("Config diff (1 change):\n")
+    assert "- models.completion: ollama:gpt-4.1@0.200 → ollama:gpt-4.1@0.200|ollama:m@0.200" in out
 
 
 def test_diff_with_a_broken_file_exits_2(home: Path, capsys: pytest.CaptureFixture[str]) -> None:

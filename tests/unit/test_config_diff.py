@@ -11,7 +11,48 @@ from tests.unit.config_fixtures import HEXAI_GLOBAL, load
 def test_equal_configs_have_no_changes(tmp_path: Path) -> None:
     config = load(tmp_path, HEXAI_GLOBAL)
     assert diff_configs(config, config) == []
-    assert format_reload_diff(config, config) == "Reloaded config (no changes)"
+    assert format_reload_diff(config, config) == "Reloaded config (no changes detected)."
+
+
+def test_reload_diff_uses_hexais_bare_key_names(tmp_path: Path) -> None:
+    # hexai's own example: `- max_tokens: 64 → 128`. Its header says
+    # "(1 changes)"; ours is English (a listed deliberate difference).
+    old = load(tmp_path, "[general]\nmax_tokens = 64\n")
+    other = tmp_path / "b"
+    other.mkdir()
+    new = load(other, "[general]\nmax_tokens = 128\n")
+    assert format_reload_diff(old, new) == "Reloaded config (1 change):\n- max_tokens: 64 → 128"
+
+
+def test_reload_diff_names_like_hexais_store(tmp_path: Path) -> None:
+    old = default_config()
+    new = load(
+        tmp_path,
+        """
+        [provider]
+        name = "openai"
+        [openai]
+        model = "gpt-4o"
+        [completion]
+        completion_debounce_ms = 200
+        [stats]
+        window_minutes = 30
+        [engine]
+        retries = 1
+        [[models.chat]]
+        model = "c"
+        [[models.cli]]
+        model = "l"
+        """,
+    )
+    keys = [line.split(":", 1)[0] for line in diff_configs(old, new)]
+    for key in ("- provider", "- openai_model", "- completion_debounce_ms",
+                "- stats_window_minutes", "- chat_configs", "- cli_configs"):
+        assert key in keys
+    assert "- engine.retries" in keys  # ours keeps its dotted path
+    assert keys == sorted(keys)  # hexai sorts its changes by key
+    dotted = [line.split(":", 1)[0] for line in diff_configs(old, new, dotted=True)]
+    assert "- provider.name" in dotted and "- models.chat" in dotted
 
 
 def test_hexai_format_for_values_and_entry_lists(tmp_path: Path) -> None:
@@ -31,15 +72,15 @@ def test_hexai_format_for_values_and_entry_lists(tmp_path: Path) -> None:
         """,
     )
     assert diff_configs(old, new) == [
-        "- general.max_tokens: 4000 → 2000",
-        "- models.completion: openai:gpt-4.1@0.200 → "
+        "- completion_configs: ollama:kimi-k2.6@0.200 → "
         "openai:gpt-4.1@0.200|ollama:qwen2.5-coder:7b@0.350",
+        "- max_tokens: 4000 → 2000",
     ]
     assert format_reload_diff(old, new) == (
         "Reloaded config (2 changes):\n"
-        "- general.max_tokens: 4000 → 2000\n"
-        "- models.completion: openai:gpt-4.1@0.200 → "
-        "openai:gpt-4.1@0.200|ollama:qwen2.5-coder:7b@0.350"
+        "- completion_configs: ollama:kimi-k2.6@0.200 → "
+        "openai:gpt-4.1@0.200|ollama:qwen2.5-coder:7b@0.350\n"
+        "- max_tokens: 4000 → 2000"
     )
 
 
@@ -53,10 +94,10 @@ def test_our_entry_fields_and_new_providers(tmp_path: Path) -> None:
         '[providers.box]\nkind = "ollama"\n',
     )
     lines = diff_configs(old, new)
-    assert "- models.ask[0].label: openai:m → main" in lines
-    assert "- models.ask[0].timeout_ms: 600000 → 5000" in lines
+    assert "- ask_configs[0].label: ollama:m → main" in lines
+    assert "- ask_configs[0].timeout_ms: 600000 → 5000" in lines
     assert "- providers.box.kind: (none) → ollama" in lines
-    assert not any(line.startswith("- models.ask:") for line in lines)
+    assert not any(line.startswith("- ask_configs:") for line in lines)
 
 
 def test_secrets_never_show_in_diffs(tmp_path: Path) -> None:
@@ -92,9 +133,9 @@ def test_a_secret_that_changed_behind_its_mask_is_reported_without_values(
     old = load(tmp_path / "old", provider(*old_secrets))
     new = load(tmp_path / "new", provider(*new_secrets))
     lines = diff_configs(old, new)
-    assert lines == [
-        "- providers.corp.base_url: changed",
+    assert lines == [  # sorted by key, as hexai sorts its changes
         "- providers.corp.api_key_cmd: changed",
+        "- providers.corp.base_url: changed",
         "- providers.corp.headers.X-Proxy-Token: changed",
     ]
     shown = format_reload_diff(old, new)

@@ -27,7 +27,8 @@ def test_models_list_item_without_colon_is_a_model_of_the_default_provider(
 ) -> None:
     config = load(tmp_path, HEXAI_GLOBAL, env={"HEXAI_MODELS_ASK": "llama3.2,openai:"})
     # [provider] name = "ollama" in the file; "openai:" means openai's default model
-    assert entries(config, "ask") == [("ollama", "llama3.2", 0.3), ("openai", "gpt-4.1", 0.1)]
+    # coding_temperature (0.3) comes before [openai] temperature (hexai 0.42)
+    assert entries(config, "ask") == [("ollama", "llama3.2", 0.3), ("openai", "gpt-4.1", 0.3)]
 
 
 @pytest.mark.parametrize("surface", ["CHAT", "CLI", "ASK"])
@@ -123,22 +124,27 @@ def test_hexai_general_and_provider_variables(tmp_path: Path) -> None:
     assert config.completion.trigger_characters == (".", ":", "_")
     assert config.providers["openai"].default_model == "gpt-4o-mini"
     assert config.providers["ollama"].base_url == "http://box:11434"
-    assert entries(config, "ask") == [("openai", "gpt-4o-mini", 0.25)]
+    # HEXAI_CODING_TEMPERATURE before HEXAI_OPENAI_TEMPERATURE (hexai 0.42)
+    assert entries(config, "ask") == [("openai", "gpt-4o-mini", 0.15)]
     assert config.sources["general.max_tokens"] == "env"
     assert config.sources["providers.openai.model"] == "env"
     assert config.sources["general.max_context_tokens"] == "default"
 
 
 def test_hexai_model_and_model_force(tmp_path: Path) -> None:
-    config = load(tmp_path, env={"HEXAI_MODEL": "gpt-x"})
-    assert config.providers["openai"].default_model == "gpt-x"
-    config = load(tmp_path, env={"HEXAI_MODEL": "gpt-x", "HEXAI_OPENAI_MODEL": "gpt-y"})
-    assert config.providers["openai"].default_model == "gpt-y"
-    config = load(tmp_path, env={"HEXAI_MODEL_FORCE": "gpt-z", "HEXAI_OPENAI_MODEL": "gpt-y"})
-    assert config.providers["openai"].default_model == "gpt-z"
-    config = load(tmp_path, env={"HEXAI_PROVIDER": "ollama", "HEXAI_MODEL": "llama3.2"})
+    # They set the model of the default provider: ollama unless HEXAI_PROVIDER says.
+    config = load(tmp_path, env={"HEXAI_MODEL": "llama3.2"})
     assert config.providers["ollama"].default_model == "llama3.2"
     assert config.providers["openai"].default_model == "gpt-4.1"
+    openai = {"HEXAI_PROVIDER": "openai"}
+    config = load(tmp_path, env={**openai, "HEXAI_MODEL": "gpt-x"})
+    assert config.providers["openai"].default_model == "gpt-x"
+    config = load(tmp_path, env={**openai, "HEXAI_MODEL": "gpt-x", "HEXAI_OPENAI_MODEL": "gpt-y"})
+    assert config.providers["openai"].default_model == "gpt-y"
+    config = load(
+        tmp_path, env={**openai, "HEXAI_MODEL_FORCE": "gpt-z", "HEXAI_OPENAI_MODEL": "gpt-y"}
+    )
+    assert config.providers["openai"].default_model == "gpt-z"
 
 
 @pytest.mark.parametrize(
@@ -171,7 +177,7 @@ def test_near_miss_variables_warn_unrelated_ones_do_not(tmp_path: Path) -> None:
         "HEXAI_MODELS_COMPLETON: unknown environment variable "
         "(did you mean 'HEXAI_MODELS_COMPLETION'?); ignored",
     )
-    assert [e.model for e in config.entries("completion")] == ["gpt-4.1"]
+    assert [e.model for e in config.entries("completion")] == ["kimi-k2.6"]
 
 
 def test_environment_beats_project_and_editor_beats_environment(tmp_path: Path) -> None:

@@ -35,7 +35,9 @@ def test_example_values_match_the_built_in_defaults(tmp_path: Path) -> None:
     assert config.ui == defaults.ui
     assert config.completion.timeout_ms == defaults.completion.timeout_ms
     assert config.stats_window_minutes == defaults.stats_window_minutes
-    for name in ("openai", "openrouter", "anthropic"):
+    assert config.default_provider == defaults.default_provider == "ollama"
+    assert config.ignore == defaults.ignore
+    for name in ("openai", "openrouter", "anthropic", "ollama"):
         assert config.providers[name] == defaults.providers[name]
 
 

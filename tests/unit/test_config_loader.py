@@ -46,10 +46,11 @@ def test_hexai_project_shorthand_replaces_the_completion_list(tmp_path: Path) ->
     config = load(tmp_path, HEXAI_GLOBAL, project_text=HEXAI_PROJECT)
 
     # `completion = "..."` is one entry with a model of the (now openai) default
-    # provider, temperature from [openai].
-    assert entries(config, "completion") == [("openai", "gpt-4.1-nano", 0.1)]
+    # provider; temperature is general.coding_temperature (0.3), which hexai
+    # uses before [openai] temperature (0.1).
+    assert entries(config, "completion") == [("openai", "gpt-4.1-nano", 0.3)]
     assert entries(config, "code_action") == [("openai", "gpt-4o", 0.4)]
-    assert entries(config, "ask") == [("openai", "gpt-4.1", 0.1)]
+    assert entries(config, "ask") == [("openai", "gpt-4.1", 0.3)]
     assert config.sources["models.completion"] == "project"
     assert config.sources["models.code_action"] == "global"
     assert config.sources["provider.name"] == "project"
@@ -70,13 +71,18 @@ def test_resolved_entry_fields_and_defaults(tmp_path: Path) -> None:
     assert first.stream is True
     (ask,) = config.entries("ask")
     assert ask.timeout_ms == 120_000  # general.request_timeout seconds
-    assert config.entries("chat") == config.entries("ask")
+    assert config.entries("chat") == config.entries("ask") == config.entries("cli")
 
 
 def test_defaults_without_any_file(tmp_path: Path) -> None:
     config = load(tmp_path)
     assert config == default_config()
-    assert entries(config, "completion") == [("openai", "gpt-4.1", 0.2)]
+    # hexai 0.42: Ollama Cloud with kimi-k2.6, Bearer OLLAMA_API_KEY.
+    assert config.default_provider == "ollama"
+    assert entries(config, "completion") == [("ollama", "kimi-k2.6", 0.2)]
+    ollama = config.providers["ollama"]
+    assert (ollama.base_url, ollama.default_model) == ("https://ollama.com", "kimi-k2.6")
+    assert ollama.api_key_env == ("HEXAI_OLLAMA_API_KEY", "OLLAMA_API_KEY")
     assert config.general.request_timeout == 600
     assert config.engine.max_concurrency == 8
     assert config.ui["ask_layout"] == "auto"
@@ -98,9 +104,10 @@ def test_entry_forms_one_table_and_strings_in_arrays(tmp_path: Path) -> None:
         """,
     )
     assert entries(config, "ask") == [("anthropic", "claude-3-5-sonnet-20240620", 0.2)]
+    # hexai's shorthand: a model of the default provider, ollama since 0.42.
     assert entries(config, "completion") == [
-        ("openai", "gpt-4.1-mini", 0.2),
-        ("openai", "gpt-4.1", 0.2),
+        ("ollama", "gpt-4.1-mini", 0.2),
+        ("ollama", "gpt-4.1", 0.2),
     ]
 
 
@@ -146,7 +153,9 @@ def test_temperature_falls_back_entry_provider_general(tmp_path: Path) -> None:
         provider = "anthropic"
         """,
     )
-    assert [e.temperature for e in config.entries("ask")] == [0.1, 0.7, 0.9, 0.5]
+    # hexai 0.42: entry, then coding_temperature; a provider's temperature
+    # only when coding_temperature is 0 (next test).
+    assert [e.temperature for e in config.entries("ask")] == [0.1, 0.5, 0.5, 0.5]
 
 
 def test_quoted_temperature_loads_like_hexai_with_a_warning(tmp_path: Path) -> None:
@@ -259,7 +268,7 @@ def test_editor_layer_lists_from_lua_tables(tmp_path: Path) -> None:
             "ui": {"ask_layout": "columns", "disabled_filetypes": ["help"]},
         },
     )
-    assert entries(config, "completion") == [("openai", "x", 0.1)]
+    assert entries(config, "completion") == [("openai", "x", 0.3)]
     assert config.ui["ask_layout"] == "columns"
     assert config.ui["disabled_filetypes"] == ("help",)
     assert config.sources["ui.ask_layout"] == "editor"
@@ -327,13 +336,44 @@ def test_the_same_file_as_global_and_project_is_read_once(tmp_path: Path) -> Non
 # --------------------------------------------------------------------------- surfaces
 
 
-def test_chat_and_cli_are_aliases_of_ask(tmp_path: Path) -> None:
-    config = load(tmp_path, '[[models.chat]]\nmodel = "c"\n')
-    assert [e.model for e in config.entries("ask")] == ["c"]
-    assert [e.surface for e in config.entries("ask")] == ["ask"]
+def test_chat_serves_the_editor_cli_the_terminal_ask_both(tmp_path: Path) -> None:
+    # hexai keeps chat (in-editor) and cli (terminal) apart: so do we.
     config = load(tmp_path, '[[models.cli]]\nmodel = "l"\n[[models.chat]]\nmodel = "c"\n')
-    assert [e.model for e in config.entries("ask")] == ["l"]
-    assert any("models.chat" in w and "ignored" in w for w in config.warnings)
+    assert [e.model for e in config.entries("chat")] == ["c"]
+    assert [e.model for e in config.entries("cli")] == ["l"]
+    assert [e.surface for e in config.entries("chat")] == ["chat"]
+    assert not any("ignored" in w for w in config.warnings)
+    # One of the two set: it serves both.
+    config = load(tmp_path, '[[models.chat]]\nmodel = "c"\n')
+    assert [e.model for e in config.entries("cli")] == ["c"]
+    config = load(tmp_path, '[[models.cli]]\nmodel = "l"\n')
+    assert [e.model for e in config.entries("chat")] == ["l"]
+    # Our ask serves both, and whichever of chat/cli is set wins for its surface.
+    config = load(tmp_path, '[[models.ask]]\nmodel = "a"\n[[models.chat]]\nmodel = "c"\n')
+    assert [e.model for e in config.entries("chat")] == ["c"]
+    assert [e.model for e in config.entries("cli")] == ["a"]
+    # Nothing set: the default entry serves both.
+    (tmp_path / "none").mkdir()
+    config = load(tmp_path / "none")
+    assert config.entries("chat") == config.entries("cli") != ()
+
+
+def test_ask_of_a_higher_layer_replaces_chat_and_cli_below(tmp_path: Path) -> None:
+    config = load(
+        tmp_path,
+        '[[models.chat]]\nmodel = "c"\n[[models.cli]]\nmodel = "l"\n',
+        env={"HEXAI_MODELS_ASK": "openai:gpt-4.1"},
+    )
+    assert [e.key for e in config.entries("chat")] == ["openai:gpt-4.1"]
+    assert [e.key for e in config.entries("cli")] == ["openai:gpt-4.1"]
+    # A project's chat replaces only the global chat; the global cli stays.
+    config = load(
+        tmp_path,
+        '[[models.chat]]\nmodel = "c"\n[[models.cli]]\nmodel = "l"\n',
+        project_text='[[models.chat]]\nmodel = "p"\n',
+    )
+    assert [e.model for e in config.entries("chat")] == ["p"]
+    assert [e.model for e in config.entries("cli")] == ["l"]
 
 
 def test_code_action_keeps_one_entry_with_hexais_warning(tmp_path: Path) -> None:
@@ -367,7 +407,7 @@ def test_duplicate_labels_warn(tmp_path: Path) -> None:
         temperature = 0.9
         """,
     )
-    assert any("label 'openai:a' is also used by entry 0" in w for w in config.warnings)
+    assert any("label 'ollama:a' is also used by entry 0" in w for w in config.warnings)
 
 
 def test_timeouts_completion_caps_and_provider_defaults(tmp_path: Path) -> None:

@@ -15,6 +15,7 @@ FIELD_SETS = {
     "general": schema.GENERAL_FIELDS,
     "completion": schema.COMPLETION_FIELDS,
     "triggers": schema.TRIGGER_FIELDS,
+    "ignore": schema.IGNORE_FIELDS,
     "stats": schema.STATS_FIELDS,
     "arena": schema.ARENA_FIELDS,
     "engine": schema.ENGINE_FIELDS,
