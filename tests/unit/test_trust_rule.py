@@ -139,8 +139,9 @@ async def test_the_user_s_own_address_receives_the_credential(
     config = write_config(tmp_path, source, user_url, None)
     outcome = await run_everything(config, source.env)
     assert all(outcome[s].ok for s in SURFACES), [outcome[s].error for s in SURFACES]
-    # completion, ask, code action, then the check's listing and round trip
-    assert user.paths() == ["POST /v1/chat/completions"] * 3 + [
+    # completion, chat, cli, code action (hexai's four surfaces), then the
+    # check's listing and round trip
+    assert user.paths() == ["POST /v1/chat/completions"] * len(SURFACES) + [
         "GET /v1/models", "POST /v1/chat/completions"]
     for _path, headers in user.seen:
         assert any(source.wire in value for value in headers.values()), headers
@@ -187,7 +188,7 @@ async def test_a_project_chosen_address_receives_no_user_credential(
     else:
         # Keyless servers keep working: the request goes out without the credential.
         assert all(outcome[s].ok for s in SURFACES)
-        assert len(sent) == 5
+        assert len(sent) == len(SURFACES) + 2  # every surface, the listing, the round trip
         assert {line.level for line in check_lines} == {OK}
 
 
@@ -199,7 +200,7 @@ async def test_the_same_address_written_by_the_project_is_still_trusted(
     config = write_config(tmp_path, source, user_url, user_url + "/")
     assert config.providers["corp"].key_withheld == ""
     outcome = await run_everything(config, source.env)
-    assert outcome["ask"].ok
+    assert outcome["chat"].ok and outcome["cli"].ok
     assert user.received(ENV_KEY)
 
 
