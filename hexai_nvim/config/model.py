@@ -177,6 +177,11 @@ class EngineSettings:
     max_answer_bytes_completion: int = 256 * 1024
     #: The same for ask and code action entries.
     max_answer_bytes: int = 4 * 1024 * 1024
+    #: Circuit breaker per provider: this many failures within the window open
+    #: it for the cooldown (no request sent); 0 turns it off.
+    breaker_failures: int = 3
+    breaker_window_ms: int = 60_000
+    breaker_cooldown_ms: int = 30_000
 
     def answer_cap(self, entry: Entry) -> int:
         """The most answer bytes ``entry`` keeps: its own cap, else its surface's."""
@@ -203,11 +208,6 @@ class ArenaSettings:
     prices: Mapping[str, tuple[float, float]] = field(
         default_factory=lambda: MappingProxyType({})
     )
-    #: Circuit breaker per provider: this many failures within the window open
-    #: it for the cooldown (no request sent); 0 turns it off.
-    breaker_failures: int = 3
-    breaker_window_ms: int = 60_000
-    breaker_cooldown_ms: int = 30_000
 
 
 @dataclass(frozen=True)
