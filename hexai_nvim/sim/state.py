@@ -86,10 +86,18 @@ class SimState:
 
     ``models`` are listed by ``/api/tags`` and ``/v1/models`` besides every model
     seen. ``cap_s`` bounds every deliberate wait (stall, drip, ttft).
+    ``replies`` may give canned answer texts (see :meth:`reply_for`).
     """
 
-    def __init__(self, models: Iterable[str] = (), *, cap_s: float = 60.0) -> None:
+    def __init__(
+        self, models: Iterable[str] = (), *, cap_s: float = 60.0,
+        replies: Callable[[str, str], str | None] | None = None,
+    ) -> None:
         self.cap_s = cap_s
+        #: Canned answers: ``replies(base_model, prompt)`` gives the text to
+        #: answer, or None for the usual generated text (``make demo`` uses it
+        #: so its answers read like real ones). Called on the server's loop.
+        self.replies = replies
         self._cond = threading.Condition(threading.RLock())
         self._requests: list[RecordedRequest] = []
         self._models: list[str] = list(dict.fromkeys(models))
@@ -97,6 +105,12 @@ class SimState:
         self._active = 0
         self._disconnects = 0
         self._generation = 0
+
+    def reply_for(self, base_model: str, prompt: str) -> str | None:
+        """The canned answer to ``prompt``, if ``replies`` has one."""
+        if self.replies is None:
+            return None
+        return self.replies(base_model, prompt)
 
     # -- reading (any thread) ---------------------------------------------
 

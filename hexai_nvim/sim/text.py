@@ -10,11 +10,12 @@ reply is always a prefix of a longer one for the same model and prompt.
 from __future__ import annotations
 
 import hashlib
+import re
 from collections.abc import Iterator
 
 from hexai_nvim.sim.options import MAX_TOKENS, parse_model
 
-__all__ = ["THINKING_TEXT", "reply_text", "reply_tokens"]
+__all__ = ["THINKING_TEXT", "canned_tokens", "reply_text", "reply_tokens"]
 
 #: Reasoning text a ``+think`` model emits (never part of the answer).
 THINKING_TEXT = ("Let", " me", " think", " about", " this", ".")
@@ -84,3 +85,12 @@ def reply_tokens(model: str, prompt: str, *, tokens: int | None = None) -> list[
 def reply_text(model: str, prompt: str, *, tokens: int | None = None) -> str:
     """The text the simulator answers to ``prompt`` for ``model`` (see the module notes)."""
     return "".join(reply_tokens(model, prompt, tokens=tokens))
+
+
+_PIECES = re.compile(r"\s+|[A-Za-z0-9_]+|[^\sA-Za-z0-9_]")
+
+
+def canned_tokens(text: str) -> list[str]:
+    """A canned answer cut into tokens the way the simulator streams them:
+    runs of whitespace, words, and single punctuation characters."""
+    return _PIECES.findall(text)

@@ -351,7 +351,7 @@ function H.open_diff(a, b)
   local first = true
   for _, i in ipairs({ a, b }) do
     local sec = cur.sections[i]
-    if not first then vim.cmd('vsplit') end
+    if not first then vim.cmd('rightbelow vsplit') end
     local buf = vim.api.nvim_create_buf(false, true)
     vim.bo[buf].bufhidden = 'wipe'
     vim.api.nvim_buf_set_lines(buf, 0, -1, false, sec.lines)
@@ -416,10 +416,10 @@ function M.show_keys() view.show_keys(M.key_list()) end
 function H.hint()
   if not M.config.hint then return nil end
   local keys, parts = M.config.keys, {}
-  for _, name in ipairs({ 'help', 'close', 'next', 'diff', 'yank', 'put' }) do
+  for _, name in ipairs({ 'help', 'next', 'diff', 'yank', 'put', 'close' }) do
     if keys[name] then
-      local desc = ({ help = 'keys', close = 'close', next = 'next answer', diff = 'diff',
-        yank = 'yank', put = 'insert' })[name]
+      local desc = ({ help = 'keys', next = 'next', diff = 'diff', yank = 'yank',
+        put = 'insert', close = 'close' })[name]
       table.insert(parts, keys[name] .. ' ' .. desc)
     end
   end

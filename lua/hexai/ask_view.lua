@@ -410,61 +410,58 @@ function H.decorate(i)
   end
 end
 
---- One line per entry: number, label, state, figures (or the error), the
---- fastest marked. Columns are aligned over the entries.
+--- One line per entry: number, the fastest mark, label, state, figures (or
+--- the error), how it ended when the model did not simply finish. Columns are
+--- aligned over the entries; an error's state and message never widen them.
 function H.render_scoreboard()
   local v = H.view
   local buf = v.score_buf
   if not (buf and vim.api.nvim_buf_is_valid(buf)) then return end
-  local cells = {}
-  local widths = { 0, 0, 0, 0, 0, 0 }
+  local cells, widths = {}, { 0, 0, 0, 0, 0, 0 }
+  local function width(s) return vim.fn.strdisplaywidth(s) end
   for i, sec in ipairs(v.sections) do
     local score = type(sec.score) == 'table' and sec.score or {}
+    local function figure(name, prefix)
+      local value = score[name]
+      return (value and value ~= vim.NIL) and (prefix .. value) or ''
+    end
     local row = { tostring(i), sec.label, H.state_label(sec), '', '', '' }
     if sec.state == 'error' and sec.error then
       row[4] = H.error_message(sec):gsub('\n.*', ' …')
     elseif sec.state ~= 'waiting' and sec.state ~= 'streaming' then
-      if score.ttft and score.ttft ~= vim.NIL then row[4] = 'ttft ' .. score.ttft end
-      if score.total and score.total ~= vim.NIL then row[5] = 'total ' .. score.total end
-      if score.rate and score.rate ~= vim.NIL then row[6] = score.rate end
+      row[4], row[5], row[6] = figure('ttft', 'ttft '), figure('total', 'total '), figure('rate', '')
     end
     cells[i] = row
+    local is_error = sec.state == 'error'
     for c = 1, 6 do
-      -- The error message is not a column: it never widens the others.
-      if not (c == 4 and sec.state == 'error') then
-        widths[c] = math.max(widths[c], vim.fn.strdisplaywidth(row[c]))
-      end
+      if not (is_error and c >= 3) then widths[c] = math.max(widths[c], width(row[c])) end
     end
   end
   local lines, marks = {}, {}
   for i, row in ipairs(cells) do
+    local sec = v.sections[i]
     local text, spans = '', {}
-    local function add(cell, c, group, last)
+    local function add(cell, group, pad_to)
       local start = #text
       text = text .. cell
       if group and #cell > 0 then spans[#spans + 1] = { start, #text, group } end
-      if not last then text = text .. string.rep(' ', math.max(0, widths[c] - vim.fn.strdisplaywidth(cell))) .. '  ' end
+      if pad_to then text = text .. string.rep(' ', math.max(0, pad_to - width(cell))) .. '  ' end
     end
-    local sec = v.sections[i]
-    add(row[1], 1, 'HexaiAskStats')
-    add(row[2], 2, 'HexaiLabel')
-    local is_error = sec.state == 'error'
-    add(row[3], 3, H.state_hl[sec.state] or 'HexaiPending', is_error and row[4] == '')
-    if is_error then
-      if row[4] ~= '' then add(row[4], 4, 'HexaiError', true) end
+    add(row[1], 'HexaiAskStats', widths[1])
+    text = text:sub(1, -2)
+    add(v.fastest == i and '★' or ' ', 'HexaiAskDone')
+    text = text .. ' '
+    add(row[2], 'HexaiLabel', widths[2])
+    if sec.state == 'error' then
+      add(row[3], H.state_hl[sec.state], row[4] ~= '' and 0 or nil)
+      add(row[4], 'HexaiError')
     else
-      add(row[4], 4, 'HexaiAskStats')
-      add(row[5], 5, 'HexaiAskStats')
-      add(row[6], 6, 'HexaiAskStats', true)
+      add(row[3], H.state_hl[sec.state] or 'HexaiPending', widths[3])
+      add(row[4], 'HexaiAskStats', widths[4])
+      add(row[5], 'HexaiAskStats', widths[5])
+      add(row[6], 'HexaiAskStats', widths[6])
       local stop = type(sec.score) == 'table' and sec.score.stop
-      if stop and stop ~= vim.NIL and sec.state ~= 'cancelled' then
-        text = text .. '  '
-        add(stop, 7, 'HexaiError', true)
-      end
-      if v.fastest == i then
-        text = text .. '  '
-        add('★ fastest', 7, 'HexaiAskDone', true)
-      end
+      if stop and stop ~= vim.NIL and sec.state ~= 'cancelled' then add(stop, 'HexaiError') end
     end
     lines[i] = (text:gsub('%s+$', ''))
     marks[i] = spans
@@ -474,6 +471,7 @@ function H.render_scoreboard()
   for i, spans in ipairs(marks) do
     for _, s in ipairs(spans) do H.mark(buf, i - 1, s[1], math.min(s[2], #lines[i]), s[3]) end
   end
+  H.refresh_winbar()
 end
 
 H.set_lines = scratch.set_lines
@@ -541,12 +539,23 @@ function H.ours(win, any_tab)
   return vim.b[vim.api.nvim_win_get_buf(win)].hexai_ask == true
 end
 
---- The scoreboard's winbar: the question (once for the whole view) and `?`.
+--- The scoreboard's winbar: the question (once for the whole view), what ★
+--- means once an answer has it, and `?`.
 function H.winbar()
   local prompt = H.view.prompt:gsub('\n.*', ' …'):gsub('%%', '%%%%')
+  local right = {}
+  if H.view.fastest then table.insert(right, '%#HexaiAskDone#★%#Comment# fastest') end
   local help = (H.view.opts or {}).help_key
-  local right = help and ('%=%#Comment#' .. help:gsub('%%', '%%%%') .. ' keys %*') or ''
-  return '%#HexaiLabel#hexai ask%* ' .. prompt .. right
+  if help then table.insert(right, '%#Comment#' .. help:gsub('%%', '%%%%') .. ' keys') end
+  local tail = #right > 0 and ('%=' .. table.concat(right, '  ') .. ' %*') or ''
+  return '%#HexaiLabel#hexai ask%* ' .. prompt .. tail
+end
+
+function H.refresh_winbar()
+  local win = H.view.score_win
+  if win and vim.api.nvim_win_is_valid(win) then
+    pcall(function() vim.wo[win].winbar = H.winbar() end)
+  end
 end
 
 function H.window_options(win, score)

@@ -83,7 +83,8 @@ def test_three_entries_at_80x24_show_every_label_state_and_the_fastest(ui: NvimS
     # that was on this loaded machine), and only there.
     totals = [seconds(s["score"]["total"]) for s in st["sections"][:2]]
     fastest, other = (quick, long) if totals[0] <= totals[1] else (long, quick)
-    assert "★ fastest" in fastest and "★" not in other and "★" not in broken, text
+    assert "★" in fastest and "★" not in other and "★" not in broken, text
+    assert row_with(screen, "what does f do?", "★ fastest", "? keys"), text  # the legend
     assert st["fastest"] == totals.index(min(totals)) + 1
     assert "HTTP 401" in broken, text
     # The question is shown once, in the scoreboard's winbar, not per window.
@@ -109,7 +110,8 @@ def test_question_mark_lists_the_keys_and_the_view_opens_with_a_hint(ui: NvimSes
     screen = ui.screen()
     assert row_with(screen, "? keys"), "\n".join(screen)
     # The hint in the message area fits its row (no hit-enter prompt).
-    assert screen[-1].startswith("hexai ask: ? keys · q close"), screen[-1]
+    hint = "hexai ask: ? keys · ]] next · d diff · y yank · p insert · q close"
+    assert screen[-1].rstrip() == hint
     ui.feed("?")
     ui.wait_for(lambda: row_with(ui.screen(), "close the results"), what="the key list")
     text = "\n".join(ui.screen())

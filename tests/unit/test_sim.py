@@ -505,3 +505,35 @@ def test_sim_is_documented() -> None:
     doc = (ROOT / "doc" / "simulator.md").read_text()
     for name in (field for field in SimOptions.__dataclass_fields__):
         assert f"`{name}" in doc, f"option {name} is not documented"
+
+
+async def test_canned_replies_stream_their_own_text_and_still_obey_max_tokens(
+    aiohttp_client: ClientFactory,
+) -> None:
+    text = "def f(x):\n    return x + 1"
+    seen: list[tuple[str, str]] = []
+
+    def replies(base: str, prompt: str) -> str | None:
+        seen.append((base, prompt))
+        return text if base == "canned" else None
+
+    client = await aiohttp_client(create_app(SimState(replies=replies)))
+
+    async def streamed(model: str, **extra: Any) -> tuple[str, str]:
+        resp = await client.post("/v1/chat/completions", json={
+            "model": model, "stream": True, **OPENAI_BODY, **extra})
+        raw = (await resp.read()).decode()
+        chunks = [json.loads(e.removeprefix("data: ")) for e in raw.split("\n\n")
+                  if e.startswith("data: {")]
+        deltas = [c["choices"][0]["delta"].get("content") or "" for c in chunks if c["choices"]]
+        finish = [c["choices"][0]["finish_reason"] for c in chunks
+                  if c["choices"] and c["choices"][0]["finish_reason"]]
+        return "".join(deltas), finish[-1]
+
+    # Its whole length (not the `tokens` default of 12), in several pieces.
+    assert await streamed("canned+tps=0") == (text, "stop")
+    assert seen[-1] == ("canned", "hi")
+    cut, reason = await streamed("canned", max_tokens=3)
+    assert (cut, reason) == ("def f", "length")  # def, " ", f
+    # None: the usual generated text.
+    assert (await streamed("other+tokens=3"))[0] == reply_text("other", "hi", tokens=3)
