@@ -320,7 +320,7 @@ def _done_snapshot(nvim: Any) -> Any:
         return None
     entries = list(snap["entries"].values()) if isinstance(snap["entries"], dict) \
         else list(snap["entries"])
-    if entries and all(e["status"] != "pending" for e in entries):
+    if entries and all(e["status"] not in ("pending", "streaming") for e in entries):
         return snap
     return None
 

@@ -98,8 +98,7 @@ def test_the_demo_hint_stays_in_insert_mode_fits_80_columns_and_says_how_to_quit
     nvim = demo_ui
     assert screen(nvim)[0].startswith(" demo 1/3 · A<Enter> on line 11")
     nvim.input("A<CR>")
-    wait(lambda: nvim.exec_lua("local s = require('hexai.ghost').snapshot(); return s and "
-                               "s.selected"))
+    wait(lambda: demo._done_snapshot(nvim))  # every suggestion in
     assert nvim.api.get_mode()["mode"] == "i"
     rows = screen(nvim)
     hint = nvim.exec_lua("return _G.hexai_demo_hint.text()")
