@@ -293,7 +293,8 @@ def _wait(probe: Callable[[], Any], timeout: float, what: str) -> Any:
     raise TimeoutError(f"timed out after {timeout:.0f}s waiting for {what}")
 
 
-def attach(ws: Workspace) -> Any:
+def attach(ws: Workspace, extra: Sequence[str] = ()) -> Any:
+    """A child Neovim on ``ws`` (``extra``: more arguments, e.g. ``--cmd``)."""
     import pynvim
 
     # pynvim's child watcher warns when the child's loop closes: noise here.
@@ -306,7 +307,7 @@ def attach(ws: Workspace) -> Any:
     try:
         return pynvim.attach(
             "child", argv=[nvim_binary(), "--embed", "--headless", "-u", str(ws.init), "-i",
-                           "NONE"],
+                           "NONE", *extra],
         )
     finally:
         os.environ.clear()

@@ -166,6 +166,8 @@ vim.api.nvim_create_autocmd('User', {
   callback = function() M.config = H.effective() end,
 })
 
+-- Before the host has answered, the last session's settings (debounce, ...).
+require('hexai').use_cached_settings()
 M.configure(require('hexai').options)
 
 return M

@@ -8,6 +8,7 @@
 --- Usage: `require('hexai').setup({ config = { ... } })` where `config` has the
 --- shape of config.toml and overrides it (the "editor" layer). See :help hexai.
 local M = {}
+local H
 
 M.defaults = {
   -- Overrides of config.toml, same shape (e.g. { models = { completion = {...} } }).
@@ -17,6 +18,10 @@ M.defaults = {
   -- Map the default keys (see :help hexai-mappings).
   default_keymaps = true,
   log_level = 'INFO',
+  -- When the Python host starts, always in the background (the editor never
+  -- waits): 'startup' (right after start-up), 'insert' (first Insert mode),
+  -- 'first_use' (the first request).
+  host_start = 'startup',
 }
 
 --- Options given to setup(), merged over the defaults (nil before setup()).
@@ -45,6 +50,8 @@ end
 --- Called by the host with the effective settings after each config load.
 function M.on_settings(settings)
   M.settings = vim.tbl_extend('force', M.settings, settings or {})
+  M.settings_from_host = true
+  H.save_settings(M.settings)
   vim.api.nvim_exec_autocmds('User', { pattern = 'HexaiSettings', modeline = false })
 end
 
@@ -62,15 +69,30 @@ function M.menu_source_registered(name)
   if completion and completion.configure then completion.configure(M.options) end
 end
 
+--- Whether `M.settings` came from the host in this session (else: defaults,
+--- or the last run's, see `M.use_cached_settings`).
+M.settings_from_host = false
+
+--- The settings the host sent in the last session (`{}` when none), so the
+--- first trigger uses the configured debounce before the host has answered.
+function M.cached_settings()
+  local ok, lines = pcall(vim.fn.readfile, H.settings_file())
+  if not ok or not lines[1] then return {} end
+  local decoded_ok, data = pcall(vim.json.decode, table.concat(lines, '\n'))
+  return (decoded_ok and type(data) == 'table') and data or {}
+end
+
+--- Take the last session's settings unless the host has sent this session's
+--- (called once by the completion module when it loads).
+function M.use_cached_settings()
+  if M.settings_from_host or H.cache_used then return end
+  H.cache_used = true
+  M.settings = vim.tbl_extend('force', M.settings, M.cached_settings())
+end
+
 --- Called by the host to tell the person something (never a traceback).
---- Never at once: a notice from the host may arrive while Lua waits for the
---- host (a `HexaiRequest`, :checkhealth collecting), and an error message
---- shown there would be thrown into that wait instead of it getting its
---- answer. Shown once nothing waits (see hexai.rpc.when_idle).
 function M.notify(msg, level)
-  require('hexai.rpc').when_idle(function()
-    vim.notify(msg, level or vim.log.levels.INFO, { title = 'hexai' })
-  end)
+  vim.notify(msg, level or vim.log.levels.INFO, { title = 'hexai' })
 end
 
 --- Statusline text: entries in flight and last latencies (see :help hexai-statusline).
@@ -80,6 +102,25 @@ function M.status()
   local completion = package.loaded['hexai.completion']
   if completion and completion.status then return completion.status() end
   return ''
+end
+
+H = {}
+
+--- What the first trigger of a new session needs before the host answers.
+H.cached_keys = { 'debounce_ms', 'throttle_ms', 'manual_invoke_min_prefix',
+  'trigger_characters', 'context', 'ui' }
+
+function H.settings_file() return vim.fn.stdpath('state') .. '/hexai/settings.json' end
+
+function H.save_settings(settings)
+  local keep = {}
+  for _, key in ipairs(H.cached_keys) do keep[key] = settings[key] end
+  local ok, text = pcall(vim.json.encode, keep)
+  if not ok or text == H.saved then return end
+  H.saved = text
+  local path = H.settings_file()
+  pcall(vim.fn.mkdir, vim.fs.dirname(path), 'p')
+  pcall(vim.fn.writefile, { text }, path)
 end
 
 --- Path of the host's log file.

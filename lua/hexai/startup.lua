@@ -40,6 +40,7 @@ function M.apply(options)
   H.cmd('HexaiLog', function() vim.cmd.split(vim.fn.fnameescape(require('hexai').log_file())) end,
     { desc = 'hexai: open the log file' })
   if options.default_keymaps ~= false then H.default_keys(options) end
+  H.host(options, group)
   -- Surfaces already in use take the new options now.
   for _, name in ipairs({ 'hexai.completion', 'hexai.ask', 'hexai.code_action', 'hexai.check' }) do
     local mod = package.loaded[name]
@@ -48,6 +49,27 @@ function M.apply(options)
 end
 
 -- Surfaces ====================================================================
+
+--- Start the Python host in the background (see hexai.rpc) at the moment
+--- `host_start` names, so the first suggestion does not wait for it.
+function H.host(options, group)
+  local function start()
+    local rpc = require('hexai.rpc')
+    if rpc.start then rpc.start() end
+  end
+  if options.host_start == 'insert' then
+    vim.api.nvim_create_autocmd('InsertEnter', { group = group, once = true, callback = start })
+  elseif options.host_start ~= 'first_use' then
+    -- After start-up: nothing of it adds to the start-up time.
+    if vim.v.vim_did_enter == 1 then
+      vim.schedule(start)
+    else
+      vim.api.nvim_create_autocmd('VimEnter', {
+        group = group, once = true, callback = function() vim.schedule(start) end,
+      })
+    end
+  end
+end
 
 function H.completion(options, group)
   local function loaded(name) return package.loaded[name] end
