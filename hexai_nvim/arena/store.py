@@ -33,7 +33,9 @@ versions and lines that do not parse)::
 
 What a caller may rely on: :meth:`OutcomeStore.append` never raises for an
 I/O problem (it logs once); appends hold an advisory lock; :meth:`read`
-never raises and returns the outcomes in file order.
+never raises and returns the outcomes in file order. A line with the ``id``
+of an earlier one replaces it (an ask's explicit vote after a yank of one of
+its answers), so the file stays append-only.
 """
 
 from __future__ import annotations
@@ -286,11 +288,13 @@ class OutcomeStore:
         except OSError as exc:
             log.warning("cannot read arena outcomes %s: %s", self.path, exc)
             return []
-        out: list[Outcome] = []
+        latest: dict[str, Outcome] = {}
         for line in lines:
             if not line.strip():
                 continue
             outcome = Outcome.from_json(line)
             if outcome is not None and (since is None or outcome.ts >= since):
-                out.append(outcome)
-        return out
+                # Written again under the same id (an ask's vote after a yank): the last wins.
+                latest.pop(outcome.id, None)
+                latest[outcome.id] = outcome
+        return list(latest.values())

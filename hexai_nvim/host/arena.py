@@ -7,7 +7,17 @@ RPC methods (Lua -> host, notifications):
   ``require('hexai.arena').show(lines, title)``;
 - ``ask.export`` ``{path?}``: the last ask as Markdown
   (:mod:`hexai_nvim.surfaces.export`): written to ``path``, else sent to
-  ``require('hexai.arena').open_markdown(lines)`` for a new buffer.
+  ``require('hexai.arena').open_markdown(lines)`` for a new buffer;
+- ``arena.outcome`` ``{seq, action, chosen?, slots = {{index, slot}...}}``:
+  what the person did with the ghost suggestions of trigger ``seq`` (indexes
+  as Lua got them: shuffled in blind mode, mapped back here). Recorded when
+  two or more distinct suggestions were seen; in blind mode a choice is
+  followed by one message naming the models.
+- ``ask.vote`` ``{id, index?, action}``: a vote in the ask view (``vote``,
+  ``all_bad``) or a yank/put of an answer (``yank``, ``insert``).
+
+The completion host calls :func:`remember` when a trigger starts and
+:func:`present` on every snapshot (blind mode); that is all it knows of the arena.
 """
 
 from __future__ import annotations
@@ -15,13 +25,146 @@ from __future__ import annotations
 import asyncio
 import logging
 import os
+import random
+from collections import OrderedDict
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
 
-from hexai_nvim.host.rpc import Payload, method
+from hexai_nvim.host.rpc import Payload, method, per_runtime
 from hexai_nvim.host.runtime import ERROR, INFO, WARN, Runtime
+
+if TYPE_CHECKING:
+    from hexai_nvim.arena.store import Outcome, OutcomeStore
+    from hexai_nvim.engine import EntryResult
+    from hexai_nvim.surfaces.completion import CursorContext
+    from hexai_nvim.surfaces.entry_state import EntryState
 
 log = logging.getLogger("hexai_nvim.host.arena")
 
 LUA_MODULE = "hexai.arena"
+#: Triggers remembered for their outcome report (the latest few).
+REMEMBERED_TRIGGERS = 16
+
+
+@dataclass
+class TriggerRecord:
+    """A completion trigger as the arena needs it later (states and results fill in)."""
+
+    seq: int
+    slot: str
+    states: list[EntryState]
+    ctx: CursorContext
+    results: dict[int, EntryResult] = field(default_factory=dict)
+    #: Blind mode: perm[sent index] = entry index (None: not blind).
+    perm: list[int] | None = None
+    reported: bool = False
+
+
+@dataclass
+class ArenaState:
+    triggers: OrderedDict[tuple[str, int], TriggerRecord] = field(default_factory=OrderedDict)
+    #: Shuffles blind triggers; tests seed it.
+    rng: random.Random = field(default_factory=random.Random)
+    store: OutcomeStore | None = None
+
+
+arena_state = per_runtime(ArenaState)
+
+
+def _store(rt: Runtime) -> OutcomeStore:
+    from hexai_nvim.arena.store import OutcomeStore, default_outcome_path
+
+    st = arena_state(rt)
+    keep = rt.config.arena.store_text
+    if st.store is None or st.store.store_text != keep:
+        st.store = OutcomeStore(default_outcome_path(), store_text=keep)
+    return st.store
+
+
+def remember(rt: Runtime, seq: int, slot: str, states: list[EntryState],
+             ctx: CursorContext) -> dict[int, EntryResult]:
+    """Keep a trigger for its outcome; returns the dict its results go into."""
+    st = arena_state(rt)
+    record = TriggerRecord(seq, slot, states, ctx)
+    if rt.config.arena.blind and slot == "ghost":
+        from hexai_nvim.arena.record import blind_order
+
+        record.perm = blind_order(len(states), st.rng)
+    st.triggers[(slot, seq)] = record
+    while len(st.triggers) > REMEMBERED_TRIGGERS:
+        st.triggers.popitem(last=False)
+    return record.results
+
+
+def present(rt: Runtime, snapshot: dict[str, Any]) -> dict[str, Any]:
+    """The snapshot as Lua should get it (its blind form for a blind trigger)."""
+    record = arena_state(rt).triggers.get((str(snapshot.get("slot")), int(snapshot["seq"])))
+    if record is None or record.perm is None:
+        return snapshot
+    from hexai_nvim.arena.record import present_blind
+
+    return present_blind(snapshot, record.perm, arena_state(rt).rng)
+
+
+def _reveal(outcome: Outcome, perm: list[int], chosen: int | None) -> str:
+    from hexai_nvim.arena.record import letter
+
+    names = []
+    for sent, real in enumerate(perm):
+        cand = outcome.candidates[real]
+        mark = " (your choice)" if real == chosen else ""
+        names.append(f"{letter(sent)} = {cand.label}{mark}")
+    return "hexai arena: " + ", ".join(names)
+
+
+@method("arena.outcome")
+def arena_outcome(rt: Runtime, payload: Payload) -> bool:
+    """Record what the person did with a completion trigger's suggestions."""
+    from hexai_nvim.arena.record import completion_outcome, prompt_fingerprint
+
+    config = rt.config.arena
+    seq = payload.get("seq")
+    if not config.record or not isinstance(seq, int):
+        return False
+    record = arena_state(rt).triggers.get((str(payload.get("slot") or "ghost"), seq))
+    if record is None or record.reported:
+        return False
+    record.reported = True
+    perm = record.perm
+
+    def real(index: Any) -> int | None:
+        if not isinstance(index, int) or isinstance(index, bool):
+            return None
+        if perm is None:
+            return index
+        return perm[index] if 0 <= index < len(perm) else None
+
+    slots: dict[int, int] = {}
+    for pair in payload.get("slots") or ():
+        if isinstance(pair, (list, tuple)) and len(pair) == 2:
+            index, slot = real(pair[0]), pair[1]
+            if index is not None and isinstance(slot, int) and index not in slots:
+                slots[index] = slot
+    chosen = real(payload.get("chosen"))
+    ctx = record.ctx
+    outcome = completion_outcome(
+        states=record.states,
+        results=record.results,
+        slots=slots,
+        action=str(payload.get("action") or ""),
+        chosen=chosen,
+        blind=perm is not None,
+        filetype=ctx.filetype,
+        prompt=prompt_fingerprint(ctx.before, ctx.after),
+        prompt_text=ctx.before + "<|cursor|>" + ctx.after,
+        keep_text=config.store_text,
+    )
+    if outcome is None:
+        return False
+    _store(rt).append(outcome)
+    if perm is not None and outcome.chosen:
+        rt.notify(_reveal(outcome, perm, chosen), INFO)
+    return True
 
 
 def _days(payload: Payload) -> float | None:
@@ -81,3 +224,39 @@ def ask_export(rt: Runtime, payload: Payload) -> bool:
     return True
 
 
+
+
+@method("ask.vote")
+def ask_vote(rt: Runtime, payload: Payload) -> bool:
+    """A vote, yank or put in the ask view: one outcome per ask (a vote wins)."""
+    import secrets
+
+    from hexai_nvim.arena.record import ASK_ACTIONS, ask_outcome
+    from hexai_nvim.host.ask import state
+
+    run = state(rt).current
+    action = payload.get("action")
+    if run is None or payload.get("id") != run.id or action not in ASK_ACTIONS:
+        return False
+    explicit = action in ("vote", "all_bad")
+    if not explicit and run.preference is not None:
+        return False  # the first yank/put, or an explicit vote, already says it
+    index = payload.get("index")
+    chosen = index if isinstance(index, int) and not isinstance(index, bool) else None
+    results = [run.results[i] for i in sorted(run.results)]
+    if explicit:
+        names = {r.index: r.entry.label for r in results}
+        run.vote = "all bad" if action == "all_bad" else names.get(chosen or 0)
+    if not run.outcome_id:
+        run.outcome_id = "ask-" + secrets.token_hex(6)
+    outcome = ask_outcome(outcome_id=run.outcome_id, prompt=run.prompt, results=results,
+                          action=str(action), chosen=chosen,
+                          keep_text=rt.config.arena.store_text)
+    recorded = outcome is not None and rt.config.arena.record and _store(rt).append(outcome)
+    if recorded:
+        run.preference = str(action)
+    if explicit:
+        what = "every answer is bad" if action == "all_bad" else f"{run.vote} is the best"
+        tail = "" if recorded else " (not recorded: it needs two different answers)"
+        rt.notify(f"hexai: vote: {what}{tail}", INFO)
+    return bool(recorded)

@@ -192,6 +192,9 @@ class AskRun:
     results: dict[int, EntryResult] = field(default_factory=dict)
     #: The label voted best ("all bad" for none), once the person voted.
     vote: str | None = None
+    #: The arena's record of this ask: its outcome id and the action kept.
+    outcome_id: str = ""
+    preference: str | None = None
 
     @property
     def running(self) -> bool:

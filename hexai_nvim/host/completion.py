@@ -41,6 +41,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from hexai_nvim.host import arena
 from hexai_nvim.host.rpc import Payload, method, per_runtime
 from hexai_nvim.host.runtime import WARN
 from hexai_nvim.surfaces.entry_state import EntryState
@@ -233,6 +234,7 @@ class CompletionService:
         ctx = build_context(view, config.general)
         prompts = config.prompts
         states = [EntryState(i, e.label, e.key) for i, e in enumerate(entries)]
+        results = arena.remember(rt, trigger.seq, trigger.slot, states, ctx)  # outcomes
         if trigger.manual:
             self.muted.clear()  # an explicit ask tries every entry again
         asked = []
@@ -294,6 +296,7 @@ class CompletionService:
                 elapsed = int((time.perf_counter() - started) * 1000)
                 state = asked[event.index]
                 apply_result(state, event.result, ctx, elapsed)
+                results[state.index] = event.result
                 if not current():
                     return  # superseded: never send a stale snapshot
                 if state.sticky_error:
@@ -352,7 +355,7 @@ def send_snapshot(
     }
     if problem:
         snapshot["problem"] = problem
-    rt.lua(LUA_MODULE, "on_update", snapshot)
+    rt.lua(LUA_MODULE, "on_update", arena.present(rt, snapshot))  # blind mode
 
 
 # ---------------------------------------------------------------------------

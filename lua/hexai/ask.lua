@@ -36,6 +36,8 @@ M.actions = {
   { 'layout', 't', 'switch stacked / columns', function() M.set_layout(nil) end },
   { 'retry', 'r', 'ask again', function() M.retry() end },
   { 'cancel', '<C-c>', 'cancel what is running', function() M.cancel_all() end },
+  { 'vote', 'v', 'vote: the answer under the cursor is the best', function() M.vote() end },
+  { 'vote_none', 'V', 'vote: every answer is bad', function() M.vote(false) end },
 }
 
 M.defaults = {
@@ -137,6 +139,7 @@ function M.yank(code_only, register)
   end
   local reg = register or vim.v.register or '"'
   vim.fn.setreg(reg, text, 'l')
+  H.prefer(view.section_at_cursor(), 'yank')
   vim.notify(('hexai: yanked the answer of %s'):format(sec.label), vim.log.levels.INFO)
 end
 
@@ -160,8 +163,23 @@ function M.put(code_only)
   local lines = vim.split(text, '\n', { plain = true })
   local row = math.min(src.row, vim.api.nvim_buf_line_count(src.buf))
   vim.api.nvim_buf_set_lines(src.buf, row, row, false, lines)
+  H.prefer(view.section_at_cursor(), 'insert')
   local what = #lines == 1 and '1 line' or (#lines .. ' lines')
   vim.notify(('hexai: inserted %s of %s'):format(what, sec.label), vim.log.levels.INFO)
+end
+
+--- Vote in the arena (|hexai-arena|): section `i` (default: under the
+--- cursor) is the best answer; `false`: every answer is bad.
+function M.vote(i)
+  if not H.current then return false end
+  if i == false then return H.prefer(nil, 'all_bad') end
+  i = i or view.section_at_cursor()
+  local sec = i and H.current.sections[i]
+  if not (sec and H.answered(sec)) then
+    vim.notify('hexai: no answer under the cursor to vote for', vim.log.levels.WARN)
+    return false
+  end
+  return H.prefer(i, 'vote')
 end
 
 --- Open two answers in diff mode in a new tab page.
@@ -445,5 +463,13 @@ vim.api.nvim_create_autocmd('User', {
 })
 
 M.configure(require('hexai').options)
+
+--- Tell the host the person preferred section `i` ('vote', 'yank', 'insert') or none ('all_bad').
+function H.prefer(i, action)
+  if not H.current then return false end
+  return require('hexai.rpc').notify('ask.vote', {
+    id = H.current.id, index = i and i - 1 or nil, action = action,
+  })
+end
 
 return M

@@ -120,8 +120,12 @@ function M.accept(kind) return require('hexai.ghost').accept(kind) end
 function M.next() return require('hexai.ghost').cycle(1) end
 function M.prev() return require('hexai.ghost').cycle(-1) end
 
+--- Accept entry `n`'s suggestion whole (in blind mode: the n-th letter).
+function M.accept_entry(n) return require('hexai.ghost').accept_entry(n) end
+
 --- Clear the suggestions and stop what is running.
 function M.dismiss()
+  if package.loaded['hexai.ghost'] then require('hexai.ghost').note_dismiss() end
   if package.loaded['hexai.trigger'] then require('hexai.trigger').dismiss() end
 end
 

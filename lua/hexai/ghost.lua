@@ -69,6 +69,11 @@ function M.update(snapshot)
   if typed == nil then return M.clear() end
   st.typed = typed
   H.ensure_selection(st)
+  if snapshot.select ~= nil and not st.select_applied then
+    -- Blind mode: the host picked the first suggestion shown at random.
+    local e = st.entries[snapshot.select + 1]
+    if e and H.matches(st, e) then st.selected, st.select_applied = snapshot.select + 1, true end
+  end
   H.render()
 end
 
@@ -77,6 +82,7 @@ end
 --- block's space stays, blank, so the next trigger's lines do not move the code.
 function M.clear(keep_space)
   local st, space = H.state, H.space
+  if st then H.report(st) end
   H.state, H.space = nil, nil
   if st and st.height > 0 then
     space = { buf = st.buf, row = st.row, height = st.height, above = st.above }
@@ -147,6 +153,7 @@ function M.accept(kind)
   elseif kind == 'line' then
     piece = rest:match('^\n[^\n]*') or rest:match('^[^\n]+') or rest
   end
+  st.action, st.chosen = piece == rest and 'accept' or 'partial', st.selected -- the arena
   local cursor = vim.api.nvim_win_get_cursor(0)
   local row, col = cursor[1] - 1, cursor[2]
   local lines = vim.split(piece, '\n', { plain = true })
@@ -161,6 +168,20 @@ function M.accept(kind)
     H.render()
   end
   return true
+end
+
+--- Accept entry `n`'s suggestion whole (<M-1>..<M-9>; in blind mode A, B, C...).
+function M.accept_entry(n)
+  local st = H.state
+  local e = st and st.entries[n]
+  if not (e and H.matches(st, e)) then return false end
+  st.selected = n
+  return M.accept()
+end
+
+--- The person dismissed the suggestions (the dismiss key): say so in the outcome.
+function M.note_dismiss()
+  if H.state and not H.state.action then H.state.action = 'dismiss' end
 end
 
 --- What is shown, for tests and the statusline: selected label, entries.
@@ -270,6 +291,7 @@ end
 function H.render()
   local st = H.state
   if not st or not vim.api.nvim_buf_is_valid(st.buf) then return end
+  H.note_seen(st)
   vim.api.nvim_buf_clear_namespace(st.buf, M.ns, 0, -1)
   H.space = nil
   local cursor = vim.api.nvim_win_get_cursor(0)
@@ -368,6 +390,56 @@ function H.render()
       virt_text = eol, virt_text_pos = 'eol', hl_mode = 'combine',
     })
   end
+end
+
+--- The arena: remember which entries were seen in which slot (the first
+--- time): the selected one is slot 0, then the others as drawn ('stack'), or
+--- its place among the suggestions ('cycle', where only the selected shows).
+function H.note_seen(st)
+  st.slots = st.slots or {}
+  local shown = H.shown(st)
+  if (H.opt('layout') or 'stack') == 'cycle' then
+    for k, i in ipairs(shown) do
+      if i == st.selected and st.slots[i] == nil then st.slots[i] = k - 1 end
+    end
+    return
+  end
+  local slot = 0
+  if st.selected and H.matches(st, st.entries[st.selected]) then
+    if st.slots[st.selected] == nil then st.slots[st.selected] = 0 end
+    slot = 1
+  end
+  for i = 1, table.maxn(st.entries) do
+    local e = st.entries[i]
+    if e and i ~= st.selected and H.matches(st, e) then
+      if st.slots[i] == nil then st.slots[i] = slot end
+      slot = slot + 1
+    end
+  end
+end
+
+--- Tell the host what became of a trigger that showed two or more suggestions
+--- (the host decides whether it is an outcome worth recording).
+function H.report(st)
+  local slots = {}
+  for i, slot in pairs(st.slots or {}) do slots[#slots + 1] = { i - 1, slot } end
+  if #slots < 2 or st.reported then return end
+  st.reported = true
+  local action, chosen = st.action, st.chosen
+  if not action then
+    -- Typed by hand exactly as suggested, else the suggestions went unused.
+    local typed = H.typed_text(st)
+    for i, e in pairs(st.entries) do
+      if typed and typed ~= '' and H.has_text(e) and e.text == typed and st.slots[i] then
+        action, chosen = 'typed', i
+        break
+      end
+    end
+  end
+  require('hexai.rpc').notify('arena.outcome', {
+    seq = st.seq, slot = 'ghost', action = action or 'moved_on',
+    chosen = chosen and chosen - 1 or nil, slots = slots,
+  })
 end
 
 --- The comparison block on `row`, padded with blank lines to `height`.

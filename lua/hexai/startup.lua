@@ -20,6 +20,8 @@ M.completion_keys = {
   prev = '<M-[>',
   dismiss = '<C-]>',
 }
+-- <M-1> .. <M-9>: accept entry N's suggestion (in blind mode: A, B, C ...).
+for n = 1, 9 do M.completion_keys['accept_' .. n] = '<M-' .. n .. '>' end
 
 --- Declare everything for `options` (the merged options of `hexai.setup()`).
 --- Running it again replaces what it declared before.
@@ -128,6 +130,7 @@ H.completion_plugs = {
   prev = { 'hexai-prev', 'prev' },
   dismiss = { 'hexai-dismiss', 'dismiss' },
 }
+for n = 1, 9 do H.completion_plugs['accept_' .. n] = { 'hexai-accept-' .. n, 'accept_entry', n } end
 
 function H.ask()
   local function ask() return require('hexai.ask') end
