@@ -17,13 +17,14 @@ from hexai_nvim.arena.store import (
 
 
 def outcome(ts: float = 100.0, action: str = "accept", chosen: int | None = 0,
+            oid: str = "",
             texts: tuple[str, ...] = ("return a + b", "return b + a")) -> Outcome:
     cands = tuple(
         Candidate.of_text(f"p:m{i}", f"m{i}", i, t, visible=True, status="ok",
                           total_ms=100.0 * (i + 1), keep_text=True)
         for i, t in enumerate(texts)
     )
-    return Outcome(ts=ts, id="t1", surface="completion", action=action,
+    return Outcome(ts=ts, id=oid or f"t{ts}", surface="completion", action=action,
                    chosen=with_ties(cands, chosen), candidates=cands,
                    prompt="def add(a, b):", prompt_hash=text_hash("def add(a, b):"),
                    prompt_chars=14)
@@ -78,6 +79,16 @@ def test_other_versions_and_garbage_are_skipped_never_pruned(tmp_path: Path) -> 
     assert [o.ts for o in store.read()] == [1.0, 4.0]
     assert [o.ts for o in store.read(since=2.0)] == [4.0]
     assert not hasattr(store, "prune")
+
+
+def test_a_line_with_the_id_of_an_earlier_one_replaces_it(tmp_path: Path) -> None:
+    store = OutcomeStore(tmp_path / "o.jsonl")
+    store.append(outcome(ts=1.0, oid="ask-1", action="yank", chosen=0))
+    store.append(outcome(ts=2.0, oid="other"))
+    store.append(outcome(ts=3.0, oid="ask-1", action="vote", chosen=1))
+    assert [(o.id, o.action, o.chosen) for o in store.read()] == [
+        ("other", "accept", (0,)), ("ask-1", "vote", (1,))]
+    assert len((tmp_path / "o.jsonl").read_text().splitlines()) == 3  # append-only
 
 
 def test_an_unwritable_store_reports_false_and_never_raises(tmp_path: Path) -> None:
