@@ -158,6 +158,17 @@ ghost_text = true
 [stats]
 window_minutes = 60
 
+# hexai.nvim: the arena, which model is better for you (:help hexai-arena).
+[arena]
+record = true                  # record what you choose among 2+ different suggestions
+blind = false                  # labels A/B/C, shuffled, timings hidden until you choose
+store_text = false             # also keep suggestion/prompt text (else hashes and lengths)
+provisional_battles = 30       # fewer battles: the score is marked "?"
+
+# USD per million input/output tokens; overrides the shipped table (2025-06 list prices).
+# [arena.prices]
+# "openai:gpt-4.1-mini" = { input = 0.40, output = 1.60 }
+
 # Environment (beats the files):
 #   HEXAI_PROVIDER, HEXAI_MAX_TOKENS, HEXAI_REQUEST_TIMEOUT, HEXAI_CODING_TEMPERATURE,
 #   HEXAI_COMPLETION_DEBOUNCE_MS, HEXAI_TRIGGER_CHARACTERS=".,:" ...
