@@ -94,6 +94,19 @@ def update_remote_plugins(root: Path) -> Path:
     return manifest
 
 
+def screen_rows(nvim: Any) -> list[str]:
+    """The rows of a UI-attached Neovim's screen as drawn (after a redraw)."""
+    return list(nvim.exec_lua(
+        "vim.cmd('redraw')\n"
+        "local rows = {}\n"
+        "for r = 1, vim.o.lines do\n"
+        "  local cells = {}\n"
+        "  for c = 1, vim.o.columns do cells[c] = vim.fn.screenstring(r, c) end\n"
+        "  rows[r] = table.concat(cells)\n"
+        "end\n"
+        "return rows"))
+
+
 class NvimSession:
     """One child Neovim. ``root`` holds its XDG folders and its config file."""
 
@@ -189,15 +202,7 @@ class NvimSession:
 
     def screen(self) -> list[str]:
         """The rows of the screen as drawn (after a redraw), one string each."""
-        return list(self.lua(
-            "vim.cmd('redraw')\n"
-            "local rows = {}\n"
-            "for r = 1, vim.o.lines do\n"
-            "  local cells = {}\n"
-            "  for c = 1, vim.o.columns do cells[c] = vim.fn.screenstring(r, c) end\n"
-            "  rows[r] = table.concat(cells)\n"
-            "end\n"
-            "return rows"))
+        return screen_rows(self.nvim)
 
     def close(self) -> None:
         with suppress(Exception):

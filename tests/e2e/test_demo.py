@@ -17,6 +17,7 @@ from hexai_nvim.demo import CLAUDE_LABEL, CLOUD_LABEL, LOCAL_LABEL
 from hexai_nvim.sim.state import SimState
 from hexai_nvim.sim.thread import SimThread
 from tests.e2e.harness import REPO
+from tests.e2e.harness import screen_rows as screen
 
 
 def test_demo_without_a_terminal_prints_both_labelled_suggestions_and_exits_0() -> None:
@@ -78,18 +79,6 @@ def wait(probe: Any, timeout: float = 20.0) -> Any:
             return last
         time.sleep(0.01)
     raise AssertionError(f"timed out; last={last!r}")
-
-
-def screen(nvim: Any) -> list[str]:
-    return list(nvim.exec_lua(
-        "vim.cmd('redraw')\n"
-        "local rows = {}\n"
-        "for r = 1, vim.o.lines do\n"
-        "  local cells = {}\n"
-        "  for c = 1, vim.o.columns do cells[c] = vim.fn.screenstring(r, c) end\n"
-        "  rows[r] = table.concat(cells)\n"
-        "end\n"
-        "return rows"))
 
 
 def test_the_demo_hint_stays_in_insert_mode_fits_80_columns_and_says_how_to_quit(
