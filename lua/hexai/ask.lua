@@ -331,6 +331,11 @@ end
 --- Where a question comes from: buffer, insert row, and the context to send.
 function H.source(range)
   local buf = vim.api.nvim_get_current_buf()
+  -- Asking again from the results view: the answers still go to the buffer
+  -- the last question came from, not into the view.
+  if vim.b[buf].hexai_ask and not range and H.current and H.current.source then
+    return H.current.source
+  end
   local win = vim.api.nvim_get_current_win()
   local source = { buf = buf, win = win, row = vim.api.nvim_win_get_cursor(win)[1] }
   if range then

@@ -304,3 +304,17 @@ def test_key_table_is_one_list_that_maps_lists_and_configures(ui: NvimSession) -
     assert "ask again" not in keys.values()
     assert ui.lua("return vim.fn.maparg('D', 'n', false, true).desc") == "hexai: diff two answers"
     assert ui.lua("return vim.fn.maparg('r', 'n')") == ""
+
+
+def test_asking_again_from_the_view_keeps_the_buffer_the_answers_go_to(ui: NvimSession) -> None:
+    source = ui.nvim.current.buffer.number
+    ui.nvim.command("HexaiAsk first")
+    begin(ui)
+    update(ui, 0, {"state": "done", "append": "A answer"})
+    ui.nvim.command("HexaiAsk again")  # the cursor is in the view now
+    begin(ui, run_id=2)
+    update(ui, 0, {"state": "done", "append": "second answer"}, run_id=2)
+    ui.lua("require('hexai.ask_view').focus_section(1)")
+    ui.feed("p")
+    ui.wait_for(lambda: "second answer" in ui.lua(
+        "return vim.api.nvim_buf_get_lines(..., 0, -1, false)", source), what="inserted")
