@@ -41,10 +41,19 @@ What a caller may rely on:
   single-slot server such as llama-cpp-python ends a running stream when
   another request arrives. The retry is announced by a :class:`RestartEvent`
   (drop the text shown so far) and counted in ``EntryStats.retries``.
-- 429 and 503 are retried only while no text has been streamed, after the
-  server's ``Retry-After`` (or a short back-off), at most
+- 429, 500, 502, 503, 504 and failed connections are retried only while no
+  text has been streamed, after the server's ``Retry-After`` or an
+  exponential back-off (:mod:`hexai_nvim.resilience`), at most
   ``[engine] retries`` times and only when the retry can start before the
   total deadline.
+- A provider whose entries keep failing is skipped for a while (its circuit
+  breaker, :class:`~hexai_nvim.resilience.CircuitBreaker`): such an entry
+  fails at once with kind ``skipped`` and sends nothing.
+- An entry with a fallback (``Entry.fallback``) that failed without showing
+  text runs once more as its fallback, in the same slot and under the same
+  total deadline; a :class:`FallbackEvent` announces it, and the result's
+  ``entry`` is the fallback with ``fallback_of`` the primary and
+  ``first_error`` why the primary failed.
 - API keys are resolved once per provider and cached until
   :meth:`Engine.update_config`. A provider that needs a key and has none fails
   with kind ``config`` (naming the environment variables) without sending
@@ -74,7 +83,7 @@ from dataclasses import asdict, dataclass, field
 from types import TracebackType
 from typing import Any, Protocol
 
-from hexai_nvim import secrets
+from hexai_nvim import resilience, secrets
 from hexai_nvim.config.model import Config, Entry, ProviderSpec
 from hexai_nvim.providers.base import (
     Call,
@@ -94,10 +103,8 @@ log = logging.getLogger("hexai_nvim.engine")
 
 #: Rough size of a token for estimates when the server reports no usage.
 CHARS_PER_TOKEN = 4
-#: Back-off before a retry when the server sent no ``Retry-After``.
-DEFAULT_RETRY_DELAY_S = 0.5
 #: Statuses worth retrying (before any text was streamed).
-RETRY_STATUSES = frozenset({429, 503})
+RETRY_STATUSES = resilience.RETRY_STATUSES
 
 
 # ---------------------------------------------------------------------------
@@ -224,6 +231,10 @@ class EntryResult:
     stats: EntryStats
     stop_reason: StopReason = None  # type: ignore[assignment]  # from error when not given
     finish_reason: str | None = None
+    #: The entry this result stands in for when ``entry`` is its fallback.
+    fallback_of: Entry | None = None
+    #: Why ``fallback_of`` failed (set with it).
+    first_error: ErrorInfo | None = None
 
     def __post_init__(self) -> None:
         if self.stop_reason is None:
@@ -232,6 +243,13 @@ class EntryResult:
     @property
     def ok(self) -> bool:
         return self.error is None
+
+    @property
+    def label(self) -> str:
+        """The name to show: the entry's label, or ``primary → fallback (fallback)``."""
+        if self.fallback_of is None:
+            return self.entry.label
+        return resilience.fallback_label(self.fallback_of.label, self.entry.label)
 
 
 @dataclass(frozen=True)
@@ -250,6 +268,21 @@ class RestartEvent:
     index: int
     entry: Entry
     reason: str
+
+
+@dataclass(frozen=True)
+class FallbackEvent:
+    """The entry failed without text and now runs as its fallback: the slot's
+    label becomes :attr:`label`; its chunks and final event follow."""
+
+    index: int
+    entry: Entry
+    fallback: Entry
+    error: ErrorInfo
+
+    @property
+    def label(self) -> str:
+        return resilience.fallback_label(self.entry.label, self.fallback.label)
 
 
 @dataclass(frozen=True)
@@ -273,7 +306,7 @@ class ErrorEvent:
     result: EntryResult
 
 
-Event = StartEvent | ChunkEvent | RestartEvent | DoneEvent | ErrorEvent
+Event = StartEvent | ChunkEvent | RestartEvent | FallbackEvent | DoneEvent | ErrorEvent
 
 
 @dataclass(frozen=True)
@@ -355,6 +388,9 @@ class _Run:
     finish: Finish | None = None
     #: Whether the entry was asked again after the server cut its answer.
     cut_retried: bool = False
+    #: The primary entry, once ``entry`` is its fallback.
+    fallback_of: Entry | None = None
+    first_error: ErrorInfo | None = None
     finished: bool = False
     handles: list[asyncio.TimerHandle] = field(default_factory=list)
     first_token_handle: asyncio.TimerHandle | None = None
@@ -512,7 +548,6 @@ class FanOut:
         return handle
 
     async def _run_entry(self, run: _Run) -> None:
-        engine = self._engine
         entry = run.entry
         if entry.timeout_ms and entry.timeout_ms > 0:
             loop = asyncio.get_running_loop()
@@ -520,6 +555,50 @@ class FanOut:
                 run.queued_mono + entry.timeout_ms / 1000.0, self._stop, run, "total"
             )
             run.handles.append(handle)
+        error, foreign_cancel = await self._attempt(run)
+        fallback = entry.fallback
+        if (
+            error is not None
+            and fallback is not None
+            and not foreign_cancel
+            and run.halt in (None, "first_token")
+            and resilience.may_fall_back(error.kind, bool(run.parts), self._time_left(run))
+        ):
+            self._start_fallback(run, fallback, error)
+            error, foreign_cancel = await self._attempt(run)
+        self._finish(run, error)
+        if foreign_cancel:
+            raise asyncio.CancelledError
+
+    def _time_left(self, run: _Run) -> float | None:
+        timeout_ms = run.entry.timeout_ms
+        if not timeout_ms or timeout_ms <= 0:
+            return None
+        return run.queued_mono + timeout_ms / 1000.0 - asyncio.get_running_loop().time()
+
+    def _start_fallback(self, run: _Run, fallback: Entry, error: ErrorInfo) -> None:
+        """Turn ``run`` into its fallback: same slot, same deadline, fresh request."""
+        log.info("entry %s: %s; falling back to %s", run.entry.key, error.label(), fallback.key)
+        self._push(FallbackEvent(run.index, run.entry, fallback, error))
+        if run.first_token_handle is not None:
+            run.first_token_handle.cancel()
+            run.first_token_handle = None
+        run.fallback_of, run.first_error = run.entry, error
+        run.entry = fallback
+        run.halt = None
+        run.request = None
+        run.started_mono = run.started_wall = run.first_token_mono = None
+        run.parts.clear()
+        run.answer_bytes = run.chunks = 0
+        run.usage_in = run.usage_out = None
+        run.finish = None
+        run.cut_retried = False
+
+    async def _attempt(self, run: _Run) -> tuple[ErrorInfo | None, bool]:
+        """Run ``run.entry`` once (with its retries); its error and whether a
+        cancel that is not ours (loop shutdown, an outer cancel) came in."""
+        engine = self._engine
+        entry = run.entry
         foreign_cancel = False
         try:
             error = await engine._execute(self, run)
@@ -547,9 +626,11 @@ class FanOut:
                 engine._scrub(f"{type(exc).__name__}: {exc}"),
             )
             error = _error_from_exception(exc, engine._scrub)
-        self._finish(run, error)
-        if foreign_cancel:
-            raise asyncio.CancelledError
+        if error is None or error.kind is not ErrorKind.SKIPPED:
+            started = run.started_mono is not None
+            engine._breaker.record(entry.provider.name, None if error is None else error.kind,
+                                   started)
+        return error, foreign_cancel
 
     def _finish(self, run: _Run, error: ErrorInfo | None) -> None:
         """Record ``run``'s result, write its stats, send its final event."""
@@ -687,6 +768,12 @@ class Engine:
         self._fanouts: set[FanOut] = set()
         self._background: set[asyncio.Task[Any]] = set()
         self._closed = False
+        settings = config.engine
+        self._breaker = resilience.CircuitBreaker(
+            settings.breaker_failures,
+            settings.breaker_window_ms / 1000.0,
+            settings.breaker_cooldown_ms / 1000.0,
+        )
         self._stats: ResultSink | None
         if stats is None or stats is True:
             from hexai_nvim.stats import default_store  # the default sink only
@@ -716,6 +803,11 @@ class Engine:
         self._config = config
         secrets.remember_config(config)
         self._keys.clear()
+        self._breaker.configure(
+            config.engine.breaker_failures,
+            config.engine.breaker_window_ms / 1000.0,
+            config.engine.breaker_cooldown_ms / 1000.0,
+        )
         if self._key_resolver is None:
             # The default resolver caches api_key_cmd output for the process;
             # a reload is the moment a user expects a rotated key to be read.
@@ -936,6 +1028,9 @@ class Engine:
         if entry.unavailable:
             # hexai loads such an entry and fails it when used; nothing is sent.
             return ErrorInfo(ErrorKind.CONFIG, entry.unavailable)
+        skip = self._breaker.skip_reason(spec.name)
+        if skip is not None:
+            return ErrorInfo(ErrorKind.SKIPPED, skip)
         try:
             provider = self._provider(spec)
         except Exception as exc:
@@ -1010,13 +1105,10 @@ class Engine:
             except ProviderError as exc:
                 error = ErrorInfo(exc.kind, self._scrub(exc.message, key), exc.status)
                 status = exc.status if exc.status is not None else call.transfer.status
-                retryable = (
-                    status in RETRY_STATUSES or exc.kind is ErrorKind.RATE_LIMITED
-                ) and not run.parts
+                retryable = resilience.is_retryable(exc.kind, status, bool(run.parts))
                 if not retryable or run.retries >= settings.retries:
                     return error
-                delay = exc.retry_after if exc.retry_after is not None else DEFAULT_RETRY_DELAY_S
-                delay = max(0.0, delay)
+                delay = resilience.retry_delay(run.retries + 1, exc.retry_after)
                 if entry.timeout_ms and entry.timeout_ms > 0:
                     deadline = run.queued_mono + entry.timeout_ms / 1000.0
                     if loop.time() + delay >= deadline:
@@ -1167,6 +1259,7 @@ class Engine:
         return EntryResult(
             run.index, run.entry, text, truncated, error, stats,
             stop_reason=stop, finish_reason=None if finish is None else finish.reason,
+            fallback_of=run.fallback_of, first_error=run.first_error,
         )
 
     def _record(self, result: EntryResult) -> None:

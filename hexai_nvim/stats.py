@@ -89,6 +89,9 @@ class StatsRecord:
     #: How it ended (:class:`~hexai_nvim.providers.base.StopReason` value);
     #: None in records written before it was kept.
     stop_reason: str | None = None
+    #: ``provider:model`` of the entry this one answered for as its fallback
+    #: (hexai's ``fallback_provider``/``fallback_model``); None otherwise.
+    fallback_of: str | None = None
 
     @property
     def key(self) -> str:
@@ -109,6 +112,7 @@ class StatsRecord:
             label=entry.label,
             **data,
             stop_reason=result.stop_reason.value,
+            fallback_of=None if result.fallback_of is None else result.fallback_of.key,
         )
 
     def to_json(self) -> str:
@@ -140,7 +144,7 @@ _RECORD_FIELDS: tuple[str, ...] = tuple(f.name for f in fields(StatsRecord))
 #: What identifies the request (from the entry); everything else is measured.
 _IDENTITY_FIELDS = frozenset({"ts", "surface", "provider", "model", "label"})
 #: What comes from the result itself, not from its stats.
-_RESULT_FIELDS = frozenset({"stop_reason"})
+_RESULT_FIELDS = frozenset({"stop_reason", "fallback_of"})
 #: The fields copied from :meth:`EntryStats.to_dict` by name.
 MEASURED_FIELDS: tuple[str, ...] = tuple(
     n for n in _RECORD_FIELDS if n not in _IDENTITY_FIELDS and n not in _RESULT_FIELDS

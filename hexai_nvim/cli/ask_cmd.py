@@ -52,7 +52,7 @@ from collections.abc import AsyncIterable, Callable, Sequence
 from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any, Protocol, TextIO
 
-from hexai_nvim.surfaces.format import format_ms, format_stats, stop_words
+from hexai_nvim.surfaces.format import fallback_words, format_ms, format_stats, stop_words
 
 if TYPE_CHECKING:
     from hexai_nvim.config.model import Config, Entry
@@ -257,7 +257,8 @@ def result_to_json(result: EntryResult) -> dict[str, Any]:
     return {
         "provider": entry.provider.name,
         "model": entry.model,
-        "label": entry.label,
+        "label": result.label,
+        "fallback_of": None if result.fallback_of is None else result.fallback_of.key,
         "text": result.text,
         "truncated": result.truncated,
         "stop_reason": result.stop_reason.value,
@@ -278,6 +279,8 @@ def stats_line(result: EntryResult) -> str:
     words = stop_words(result)
     if words:
         parts.append(words)
+    if result.fallback_of is not None:
+        parts.append(fallback_words(result))
     if s.queued_ms >= 1:
         parts.append(f"queued {format_ms(s.queued_ms)}")
     figures = format_stats(s)
@@ -386,13 +389,17 @@ class PlainView:
         self._ends_with_newline = True
 
     async def follow(self, events: AsyncIterable[Event]) -> None:
-        from hexai_nvim.engine import ChunkEvent, RestartEvent
+        from hexai_nvim.engine import ChunkEvent, FallbackEvent, RestartEvent
 
         async for event in events:
             if self.single and isinstance(event, ChunkEvent):
                 self.out.write(event.text)
                 self.out.flush()
                 self._ends_with_newline = event.text.endswith("\n")
+            elif self.single and isinstance(event, FallbackEvent):
+                self.err.write(f"[{event.error.label()}; asking {event.fallback.label} "
+                               "(fallback)]\n")
+                self.err.flush()
             elif self.single and isinstance(event, RestartEvent):
                 # Printed text cannot be taken back: say why it starts again.
                 if not self._ends_with_newline:
@@ -410,7 +417,7 @@ class PlainView:
             for n, result in enumerate(ordered):
                 if n:
                     self.out.write("\n")
-                self.out.write(f"=== {result.entry.label} ===\n")
+                self.out.write(f"=== {result.label} ===\n")
                 if result.text:
                     self.out.write(
                         result.text if result.text.endswith("\n") else result.text + "\n"
@@ -419,7 +426,7 @@ class PlainView:
                     self.out.write(f"[{result.error.label()}]\n")
         self.out.flush()
         for result in ordered:
-            self.err.write(f"{result.entry.label}: {stats_line(result)}\n")
+            self.err.write(f"{result.label}: {stats_line(result)}\n")
         self.err.flush()
 
 
@@ -495,13 +502,24 @@ class LiveView:
             self.redraw()
 
     def apply(self, event: Event) -> None:
-        from hexai_nvim.engine import ChunkEvent, DoneEvent, ErrorEvent, RestartEvent, StartEvent
+        from hexai_nvim.engine import (
+            ChunkEvent,
+            DoneEvent,
+            ErrorEvent,
+            FallbackEvent,
+            RestartEvent,
+            StartEvent,
+        )
 
         pane = self.panes[event.index]
         if isinstance(event, StartEvent):
             pane.state = "running"
             pane.started = self.clock()
         elif isinstance(event, RestartEvent):
+            pane.parts.clear()
+            pane.chars = 0
+        elif isinstance(event, FallbackEvent):
+            pane.label = event.label
             pane.parts.clear()
             pane.chars = 0
         elif isinstance(event, ChunkEvent):
@@ -526,6 +544,7 @@ class LiveView:
         self._committed.add(result.index)
         pane = self.panes[result.index]
         pane.state = "done"
+        pane.label = result.label
         cols = max(20, self.size().columns)
         rule = "━" * max(0, min(cols - 1, 80) - len(pane.label) - 4)
         lines = [self._style(f"━━ {sanitize(pane.label)} {rule}", "1")]

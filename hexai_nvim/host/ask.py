@@ -65,6 +65,8 @@ def final_update(result: EntryResult) -> dict[str, Any]:
     update: dict[str, Any] = {"stats": format_result(result),
                               "stop_reason": result.stop_reason.value,
                               "score": score_figures(result)}
+    if result.fallback_of is not None:
+        update["label"] = result.label  # "primary → fallback (fallback)"
     error = result.error
     if error is None:
         update["state"] = "done"
@@ -305,7 +307,14 @@ def start(rt: Runtime, prompt: str, context: AskContext | None) -> int | None:
 
 async def run_ask(rt: Runtime, run: AskRun, make_fan: Callable[[], FanOut]) -> None:
     """Follow the fan-out of ``run`` and forward it to Lua, batched."""
-    from hexai_nvim.engine import ChunkEvent, DoneEvent, ErrorEvent, RestartEvent, StartEvent
+    from hexai_nvim.engine import (
+        ChunkEvent,
+        DoneEvent,
+        ErrorEvent,
+        FallbackEvent,
+        RestartEvent,
+        StartEvent,
+    )
 
     def send(index: int, update: dict[str, Any]) -> None:
         rt.lua(LUA_MODULE, "on_update", run.id, index, update)
@@ -323,6 +332,11 @@ async def run_ask(rt: Runtime, run: AskRun, make_fan: Callable[[], FanOut]) -> N
             elif isinstance(event, RestartEvent):
                 batcher.drop(event.index)
                 send(event.index, {"state": "waiting", "reset": True})
+            elif isinstance(event, FallbackEvent):
+                # The primary failed before any text: the slot now waits for
+                # its fallback, and its header says so.
+                batcher.drop(event.index)
+                send(event.index, {"state": "waiting", "reset": True, "label": event.label})
             elif isinstance(event, (DoneEvent, ErrorEvent)):
                 batcher.flush(event.index)
                 run.finished.add(event.index)

@@ -228,7 +228,7 @@ class CompletionService:
             send_snapshot(rt, trigger, [], done=True,
                           problem="no completion entries configured (see :help hexai-config)")
             return
-        from hexai_nvim.engine import ChunkEvent, DoneEvent, ErrorEvent
+        from hexai_nvim.engine import ChunkEvent, DoneEvent, ErrorEvent, FallbackEvent
         from hexai_nvim.surfaces.completion import build_context, build_request
 
         ctx = build_context(view, config.general)
@@ -288,6 +288,16 @@ class CompletionService:
                     state.status, state.stats = "streaming", "…"
                     state.text = clean_partial("".join(parts[event.index]), ctx)
                     if flush is None:  # one snapshot for a burst of chunks
+                        flush = loop.call_soon(send_streamed)
+                    continue
+                if isinstance(event, FallbackEvent):
+                    # The primary failed before any text; its fallback runs in
+                    # the same slot and the line is named for both.
+                    state = asked[event.index]
+                    state.label = event.label
+                    parts.pop(event.index, None)
+                    state.stats = f"… fallback after {event.error.kind.value}"
+                    if flush is None:
                         flush = loop.call_soon(send_streamed)
                     continue
                 if not isinstance(event, (DoneEvent, ErrorEvent)):

@@ -23,6 +23,8 @@ class ErrorKind(str, enum.Enum):
     BAD_RESPONSE = "bad_response"
     CANCELLED = "cancelled"
     CONFIG = "config"  # e.g. no API key found for a provider that needs one
+    #: Not sent: the provider's circuit breaker is open (hexai_nvim.resilience).
+    SKIPPED = "skipped"
 
 
 class ProviderError(Exception):

@@ -74,6 +74,12 @@ class EntryState:
         self.stop_reason = stop_reason_of(result)
         self.stop = stop_words(result) or None
         self.stats = f"{ms} ms" + (f" · {self.stop}" if self.stop else "")
+        if getattr(result, "fallback_of", None) is not None:
+            from hexai_nvim.surfaces.format import fallback_words
+
+            # A fallback answered: the line names both and says why.
+            self.label = result.label
+            self.stats += f" · {fallback_words(result)}"
         error = result.error
         if error is None:
             self.status = "ok"

@@ -78,10 +78,21 @@ def stop_words(result: EntryResult) -> str:
     return ""
 
 
+def fallback_words(result: EntryResult) -> str:
+    """``fallback after server`` for a fallback's result (why its primary
+    failed), "" otherwise."""
+    if result.fallback_of is None:
+        return ""
+    kind = result.first_error.kind.value if result.first_error is not None else "an error"
+    return f"fallback after {kind}"
+
+
 def format_result(result: EntryResult) -> str:
     """The stats line of a finished entry, led by :func:`stop_words` when it did
-    not simply finish (ask headers, the completion menu, the terminal)."""
-    return " · ".join(part for part in (stop_words(result), format_stats(result.stats)) if part)
+    not simply finish and by :func:`fallback_words` when a fallback answered
+    (ask headers, the completion menu, the terminal)."""
+    parts = (fallback_words(result), stop_words(result), format_stats(result.stats))
+    return " · ".join(part for part in parts if part)
 
 
 def score_figures(result: EntryResult) -> dict[str, str | None]:

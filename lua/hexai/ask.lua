@@ -301,6 +301,11 @@ function M.on_update(id, index, update)
     sec.stats = update.stats
     header_changed = true
   end
+  if update.label and update.label ~= sec.label then
+    -- A fallback answers for this entry: "primary → fallback (fallback)".
+    sec.label = update.label
+    header_changed = true
+  end
   if update.score then sec.score = update.score end
   if update.reset then
     -- The server cut the answer and the host asks again: start the text over.

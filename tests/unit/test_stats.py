@@ -288,7 +288,7 @@ def test_measured_fields_are_the_engines_fields_copied_by_name() -> None:
     entry = SimpleNamespace(
         surface="ask", provider=SimpleNamespace(name="p"), model="m", label="L"
     )
-    result = SimpleNamespace(entry=entry, stats=stats, stop_reason=StopReason.CUT)
+    result = SimpleNamespace(entry=entry, stats=stats, stop_reason=StopReason.CUT, fallback_of=None)
     record = StatsRecord.from_result(result, ts=5.0)  # type: ignore[arg-type]
     assert (record.provider, record.model, record.label, record.ts) == ("p", "m", "L", 5.0)
     # the decode rate: the 49 tokens after the first over the 1 s after it
