@@ -23,6 +23,8 @@ Output, chosen by where stdout goes:
 - ``--json``: one document once all finished::
 
     {"entries": [{"provider", "model", "label", "text", "truncated",
+                  "fallback_of": null | "provider:model" (the primary a fallback
+                                 answered for; provider/model are the fallback's),
                   "error": null | {"kind", "message"},
                   "stats": {"ttft_ms", "total_ms", "input_tokens",
                             "output_tokens", "status", ...}}]}

@@ -329,8 +329,9 @@ async def test_json_view_prints_exactly_the_documented_shape() -> None:
     assert list(doc) == ["entries"]
     first, second, third = doc["entries"]
     assert set(first) == {"provider", "model", "label", "text", "truncated", "stop_reason",
-                          "finish_reason", "error", "stats"}
+                          "finish_reason", "error", "stats", "fallback_of"}
     assert first["text"] == "answer of m0" and first["error"] is None
+    assert first["fallback_of"] is None  # provider:model of the primary when a fallback answered
     assert (first["stop_reason"], second["stop_reason"]) == ("stop", "error")
     assert second["error"] == {"kind": "auth", "message": "invalid key"}
     assert third["label"] == "p:m2" and third["provider"] == "p" and third["model"] == "m2"
