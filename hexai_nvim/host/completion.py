@@ -52,7 +52,7 @@ if TYPE_CHECKING:
     from hexai_nvim.config.model import Entry
     from hexai_nvim.engine import EntryResult, FanOut
     from hexai_nvim.host.runtime import Runtime
-    from hexai_nvim.providers.base import Request
+    from hexai_nvim.providers.base import FimFile, Request
     from hexai_nvim.surfaces.completion import BufferView, CursorContext
 
 log = logging.getLogger("hexai_nvim.host.completion")
@@ -395,7 +395,47 @@ def read_view(rt: Runtime, trigger: Trigger) -> BufferView:
         path=trigger.path,
         filetype=trigger.filetype,
         commentstring=trigger.commentstring,
+        files=read_other_files(rt, trigger),
     )
+
+
+#: One call for the other listed, loaded, named buffers: their names and first lines.
+_OTHER_FILES_LUA = """
+local current, count, chars = ...
+local out = {}
+for _, buf in ipairs(vim.api.nvim_list_bufs()) do
+  if #out >= count then break end
+  if buf ~= current and vim.api.nvim_buf_is_loaded(buf) and vim.bo[buf].buflisted
+      and vim.bo[buf].buftype == '' then
+    local name = vim.api.nvim_buf_get_name(buf)
+    if name ~= '' then
+      local text = table.concat(vim.api.nvim_buf_get_lines(buf, 0, 400, false), '\\n') .. '\\n'
+      out[#out + 1] = { vim.fn.fnamemodify(name, ':~:.'), text:sub(1, chars) }
+    end
+  end
+end
+return out
+"""
+
+
+def read_other_files(rt: Runtime, trigger: Trigger) -> tuple[FimFile, ...]:
+    """Other open files as FIM context, when an entry's format takes them (one
+    blocking call; none otherwise)."""
+    from hexai_nvim.providers.base import FimFile
+    from hexai_nvim.surfaces.completion import EXTRA_FILE_CHARS, EXTRA_FILES, wants_files
+
+    if not wants_files(rt.config.entries("completion")):
+        return ()
+    try:
+        found = rt.nvim.exec_lua(_OTHER_FILES_LUA, trigger.buf, EXTRA_FILES, EXTRA_FILE_CHARS)
+    except Exception:  # the extra context is optional; the completion is not
+        log.debug("reading the other open buffers failed", exc_info=True)
+        return ()
+    files = []
+    for item in found or ():
+        if isinstance(item, (list, tuple)) and len(item) == 2:
+            files.append(FimFile(_decode(item[0]), _decode(item[1])))
+    return tuple(files)
 
 
 def _decode(line: Any) -> str:

@@ -25,6 +25,9 @@ class ErrorKind(str, enum.Enum):
     CONFIG = "config"  # e.g. no API key found for a provider that needs one
     #: Not sent: the provider's circuit breaker is open (hexai_nvim.resilience).
     SKIPPED = "skipped"
+    #: The server cannot do what was asked for this model (fill-in-the-middle);
+    #: the next request asks differently (see :mod:`hexai_nvim.providers.fim`).
+    UNSUPPORTED = "unsupported"
 
 
 class ProviderError(Exception):

@@ -13,8 +13,8 @@ What a caller may rely on:
 - Ollama's "does not support insert" falls back within the same request: the
   answer comes from ``/api/chat`` and nothing is shown (many Ollama chat
   models have no suffix template; ``fim = "auto"`` is the default there).
-- Every other "cannot do FIM" answer fails that one request with a
-  ``config`` error that says what happened, that chat is used from now on and
+- Every other "cannot do FIM" answer fails that one request with an
+  ``unsupported`` error that says what happened, that chat is used from now on and
   how to choose (:func:`unsupported_message`); the next request goes to chat.
 - Only an error raised before any text was yielded counts; a failure in the
   middle of a FIM answer is raised as it is.
@@ -148,4 +148,4 @@ async def stream_fim_or_chat(
         return
     message = unsupported_message(what, call.model, failure, provider)
     log.warning("%s: %s", provider, message)
-    raise ProviderError(ErrorKind.CONFIG, message, status=failure.status)
+    raise ProviderError(ErrorKind.UNSUPPORTED, message, status=failure.status)

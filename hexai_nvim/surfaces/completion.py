@@ -29,7 +29,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from hexai_nvim.config.model import Entry, General
-from hexai_nvim.providers.base import FimPrompt, Message, Request
+from hexai_nvim.providers.base import FimFile, FimPrompt, Message, Request
 
 #: Rough size of one token, used to turn ``max_context_tokens`` into characters.
 CHARS_PER_TOKEN = 4
@@ -119,6 +119,8 @@ class BufferView:
     filetype: str = ""
     #: The buffer's 'commentstring' (``"# %s"``), used to label the file for FIM.
     commentstring: str = ""
+    #: Other open buffers, for FIM formats that take them (llama.cpp ``input_extra``).
+    files: tuple[FimFile, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -144,6 +146,8 @@ class CursorContext:
     #: The additional context for chat prompts (per ``context_mode``), or None.
     extra: str | None
     commentstring: str = ""
+    #: Other open buffers (:attr:`BufferView.files`).
+    files: tuple[FimFile, ...] = ()
 
     @property
     def current(self) -> str:
@@ -239,6 +243,7 @@ def build_context(view: BufferView, general: General) -> CursorContext:
         new_function=new_function,
         extra=extra,
         commentstring=view.commentstring,
+        files=view.files,
     )
 
 
@@ -374,6 +379,24 @@ def fim_prefix(ctx: CursorContext, prompts: Mapping[str, Any]) -> str:
 CHAT_DEFAULT_MAX_TOKENS = 256
 
 
+#: Other open buffers sent as FIM context: how many, and how much of each.
+EXTRA_FILES = 3
+EXTRA_FILE_CHARS = 4000
+
+
+def wants_files(entries: Sequence[Entry]) -> bool:
+    """Whether any entry's FIM format takes other open files (llama.cpp ``/infill``)."""
+    from hexai_nvim.providers.registry import fim_mode
+
+    for entry in entries:
+        try:
+            if fim_mode(entry.provider) == "infill":
+                return True
+        except ValueError:
+            continue
+    return False
+
+
 def uses_fim(entry: Entry) -> bool:
     """Whether the entry's provider sends fill-in-the-middle requests (its ``fim``
     option, ``auto`` meaning what its kind declares)."""
@@ -411,6 +434,7 @@ def build_request(ctx: CursorContext, entry: Entry, prompts: Mapping[str, Any]) 
                 else min(entry.max_tokens, FIM_DEFAULT_MAX_TOKENS)
             ),
             indent=len(line) - len(line.lstrip(" \t")),
+            extra=ctx.files,
         )
     return Request(
         messages=messages,

@@ -95,7 +95,7 @@ def test_llamacpp_kind_on_a_server_without_infill_errs_once_then_uses_chat(
     config = load(llama_server, tmp_path, "llamacpp")
     infills = requests_in(llama_server, "/infill")
     first, _ = complete(config)
-    assert first.error is not None and first.error.kind is ErrorKind.CONFIG
+    assert first.error is not None and first.error.kind is ErrorKind.UNSUPPORTED
     assert first.error.status == 404
     assert "llama.cpp /infill cannot fill in the middle" in first.error.message
     assert "chat completions are used for it from now on" in first.error.message
@@ -103,7 +103,7 @@ def test_llamacpp_kind_on_a_server_without_infill_errs_once_then_uses_chat(
 
     chats = requests_in(llama_server, "/v1/chat/completions")
     second, _ = complete(config)
-    assert second.error is None or second.error.kind is not ErrorKind.CONFIG, second.error
+    assert second.error is None or second.error.kind is not ErrorKind.UNSUPPORTED, second.error
     assert requests_in(llama_server, "/infill") == infills + 1  # remembered: not tried again
     assert requests_in(llama_server, "/v1/chat/completions") == chats + 1
     fim.forget()

@@ -261,7 +261,7 @@ async def test_infill_501_is_one_clear_error_then_chat(sim: Sim, http: HttpPool)
     with pytest.raises(ProviderError) as info:
         await collect(http, provider_spec, fim_call("smollm+nofim"))
     error = info.value
-    assert error.kind is ErrorKind.CONFIG and error.status == 501
+    assert error.kind is ErrorKind.UNSUPPORTED and error.status == 501
     assert "llama.cpp /infill cannot fill in the middle for 'smollm+nofim'" in error.message
     assert "Infill is not supported by this model" in error.message
     assert "chat completions are used for it from now on" in error.message
