@@ -159,6 +159,22 @@ def test_partial_accept_then_leaving_and_dismiss_are_recorded(
     assert recs[1]["action"] == "dismiss" and recs[1]["chosen"] == []
 
 
+def test_cycle_layout_records_only_the_entries_cycled_to(
+    nvim: NvimSession, sim: Any, tmp_path: Path
+) -> None:
+    start_completion(nvim, sim, tmp_path, [("a", "ar-ca+ttft=0"), ("b", "ar-cb+ttft=60"),
+                                           ("c", "ar-cc+ttft=120")])
+    nvim.lua("require('hexai.completion').config.layout = 'cycle'")
+    nvim.nvim.input("Areturn ")
+    all_done(nvim, 3)
+    nvim.nvim.input("<M-]>")  # a (seen first) -> b; c is never shown
+    nvim.nvim.input("<M-l>")
+    (rec,) = wait_outcomes(nvim, 1)
+    seen = {c["label"]: (c["visible"], c["slot"]) for c in rec["candidates"]}
+    assert seen == {"a": (True, 0), "b": (True, 1), "c": (False, -1)}
+    assert rec["action"] == "accept" and rec["chosen"] == [1]
+
+
 def test_typing_a_suggestion_by_hand_counts_for_it(
     nvim: NvimSession, sim: Any, tmp_path: Path
 ) -> None:
