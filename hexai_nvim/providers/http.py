@@ -319,6 +319,11 @@ def _map_client_exception(exc: BaseException, url: str, call: Call) -> ProviderE
         kind, message = ErrorKind.CONFIG, f"invalid URL {shown!r}"
     elif isinstance(exc, (aiohttp.ClientConnectionError, OSError)):
         kind, message = ErrorKind.UNREACHABLE, f"connection to {where} failed: {exc}"
+    elif isinstance(exc, ValueError) and "AUTHORIZATION" in str(exc):
+        kind, message = ErrorKind.CONFIG, (
+            "base_url holds a user name and password (sent as Basic auth) and an "
+            "Authorization header is sent too (the API key or headers): keep one"
+        )
     elif isinstance(exc, ValueError):
         kind, message = ErrorKind.CONFIG, f"invalid request: {exc}"
     else:
