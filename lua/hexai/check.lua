@@ -59,8 +59,8 @@ function M.collect(opts)
   opts = opts or {}
   local id, err = H.start(opts, nil)
   if not id then return { { level = 'ERROR', text = err, section = 'Host' } }, nil, false end
-  local wait_ms = ((opts.timeout or M.config.probe_timeout) + 10) * 1000
-  vim.wait(wait_ms, function() return H.runs[id].done end, 20)
+  local wait_ms = opts.wait_ms or ((opts.timeout or M.config.probe_timeout) + 10) * 1000
+  require('hexai.rpc').waiting(vim.wait, wait_ms, function() return H.runs[id].done end, 20)
   local run = H.runs[id]
   return run.lines, run.summary, run.done
 end

@@ -91,8 +91,14 @@ function M.use_cached_settings()
 end
 
 --- Called by the host to tell the person something (never a traceback).
+--- Never at once: a notice from the host may arrive while Lua waits for the
+--- host (a `HexaiRequest`, :checkhealth collecting), and an error message
+--- shown there would be thrown into that wait instead of it getting its
+--- answer. Shown once nothing waits (see hexai.rpc.when_idle).
 function M.notify(msg, level)
-  vim.notify(msg, level or vim.log.levels.INFO, { title = 'hexai' })
+  require('hexai.rpc').when_idle(function()
+    vim.notify(msg, level or vim.log.levels.INFO, { title = 'hexai' })
+  end)
 end
 
 --- Statusline text: entries in flight and last latencies (see :help hexai-statusline).

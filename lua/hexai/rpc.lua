@@ -16,7 +16,39 @@
 --- start is impossible or the process dies, calls go through those
 --- functions, i.e. Neovim's own host, which reports what is missing.
 local M = {}
-local H = { setup_sent = false, missing_reported = false }
+local H = { setup_sent = false, missing_reported = false, waiting = 0, deferred = {} }
+
+--- Run `fn` (a notice) once Lua no longer waits for the host, from the main
+--- loop: never inside a pending request, where an error message would be
+--- thrown into that request instead of it getting its answer.
+function M.when_idle(fn)
+  if H.waiting > 0 then
+    table.insert(H.deferred, fn)
+    return
+  end
+  vim.schedule(function()
+    if H.waiting > 0 then
+      table.insert(H.deferred, fn)
+    else
+      fn()
+    end
+  end)
+end
+
+--- Call `fn(...)` as a wait for the host: notices arriving meanwhile are held
+--- until it returns. Returns what `fn` returns; raises what it raises.
+function M.waiting(fn, ...)
+  H.waiting = H.waiting + 1
+  local result = vim.F.pack_len(pcall(fn, ...))
+  H.waiting = H.waiting - 1
+  if H.waiting == 0 and #H.deferred > 0 then
+    local held = H.deferred
+    H.deferred = {}
+    for _, notice in ipairs(held) do M.when_idle(notice) end
+  end
+  if not result[1] then error(result[2], 0) end
+  return unpack(result, 2, result.n)
+end
 
 --- Forget that setup was sent (after `require('hexai').setup()` ran again).
 function M.reset()
@@ -172,7 +204,7 @@ end
 ---@return any value, string|nil error
 function M.request(method, payload)
   if not H.ensure_setup() then return nil, 'host unavailable' end
-  local ok, res = H.call('HexaiRequest', method, payload)
+  local ok, res = M.waiting(H.call, 'HexaiRequest', method, payload)
   if not ok then return nil, tostring(res) end
   if type(res) ~= 'table' or not res.ok then
     return nil, type(res) == 'table' and res.error or tostring(res)

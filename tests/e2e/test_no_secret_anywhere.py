@@ -10,15 +10,12 @@ ghost lines. None may hold a byte-exact secret, nor any 6-character slice of one
 
 from __future__ import annotations
 
-import asyncio
 import base64
-import contextlib
 import json
 import os
 import socket
 import subprocess
 import sys
-import threading
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -27,6 +24,7 @@ import pytest
 from aiohttp import web
 
 from tests.e2e.harness import REPO, NvimSession
+from tests.e2e.loopback import LoopbackServer
 
 ENV_KEY = "sk-LEAKenv-q7Zr9XwP2mK4vB8n"
 CMD_KEY = "sk-LEAKcmd-T5yU3iO1pA6sD9fG"
@@ -43,18 +41,10 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
-class EchoServer:
+class EchoServer(LoopbackServer):
     """A loopback server that fails every request and echoes every credential it got."""
 
-    def __init__(self) -> None:
-        self.port = 0
-        self.received: list[dict[str, str]] = []
-        self._loop = asyncio.new_event_loop()
-        self._ready = threading.Event()
-        self._stop: asyncio.Event | None = None
-        self._thread = threading.Thread(target=self._run, daemon=True)
-
-    async def answer(self, request: web.Request) -> web.Response:
+    async def answer(self, request: web.Request) -> web.StreamResponse:
         self.received.append(dict(request.headers))
         echoed = "; ".join(
             f"{name}: {request.headers[name]}"
@@ -67,35 +57,6 @@ class EchoServer:
         if status == 500:
             body = {"type": "error", "error": {"type": "api_error", "message": message}}
         return web.json_response(body, status=status)
-
-    def _run(self) -> None:
-        asyncio.set_event_loop(self._loop)
-        self._loop.run_until_complete(self._serve())
-
-    async def _serve(self) -> None:
-        app = web.Application()
-        app.router.add_route("*", "/{tail:.*}", self.answer)
-        runner = web.AppRunner(app)
-        await runner.setup()
-        site = web.TCPSite(runner, "127.0.0.1", 0)
-        await site.start()
-        self.port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
-        self._stop = asyncio.Event()
-        self._ready.set()
-        # Stops by itself at the latest after two minutes.
-        with contextlib.suppress(asyncio.TimeoutError):
-            await asyncio.wait_for(self._stop.wait(), 120)
-        await runner.cleanup()
-
-    def __enter__(self) -> EchoServer:
-        self._thread.start()
-        self._ready.wait(10)
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        if self._stop is not None:
-            self._loop.call_soon_threadsafe(self._stop.set)
-        self._thread.join(10)
 
 
 @pytest.fixture(scope="module")
