@@ -127,6 +127,11 @@ UI: Mapping[str, Any] = MappingProxyType(
 #: ``auto``: columns when every entry gets 60 cells side by side, else stacked.
 ASK_LAYOUTS: tuple[str, ...] = ("auto", "stacked", "columns")
 COMPLETION_LAYOUTS: tuple[str, ...] = ("stack", "cycle")
+COMPLETION_DISPLAYS: tuple[str, ...] = ("ghost", "popup", "none")
+#: Actions of ``[ui.completion] keymaps`` (hexai.startup's completion_keys).
+COMPLETION_KEY_ACTIONS: tuple[str, ...] = (
+    "complete", "menu", "accept", "accept_word", "accept_line", "next", "prev", "dismiss",
+)
 
 #: Keys hexai knows below ``[prompts.*]``; anything else there is a warning.
 PROMPT_KEYS: Mapping[str, tuple[str, ...]] = MappingProxyType(

@@ -377,10 +377,75 @@ UI_FIELDS: Mapping[str, Validator] = {
     "default_keymaps": boolean(),
     "disabled_filetypes": string_list(),
     "ghost_text": boolean(),
-    # Option tables of the Lua modules (hexai.completion, hexai.ask); their keys
-    # are checked by those modules' setup(), so they pass through as tables.
+    # Option tables of the Lua modules, checked key by key (UI_TABLES).
     "completion": any_table(),
     "ask": any_table(),
+}
+
+
+def bool_table() -> Validator:
+    """``{name = true/false}`` (``[ui.completion] filetypes``)."""
+
+    def check(value: Any) -> dict[str, bool]:
+        if not isinstance(value, Mapping):
+            raise vol.Invalid(f"expected a table of true/false, got {describe(value)}")
+        errors = [
+            vol.Invalid(f"expected true or false, got {describe(item)}", path=[key])
+            for key, item in value.items()
+            if not isinstance(key, str) or not isinstance(item, bool)
+        ]
+        if errors:
+            raise vol.MultipleInvalid(errors)
+        return dict(value)
+
+    return check
+
+
+def key_table(names: Collection[str]) -> Validator:
+    """``{action = "<M-l>" or false}``: known actions, a key or false each."""
+
+    def check(value: Any) -> dict[str, str | bool]:
+        if not isinstance(value, Mapping):
+            raise vol.Invalid(f"expected a table of keys, got {describe(value)}")
+        errors = []
+        for key, item in value.items():
+            if key not in names:
+                errors.append(vol.Invalid(
+                    f"unknown key action{suggest(key, names)}; known: {listing(names)}",
+                    path=[key]))
+            elif not (isinstance(item, str) or item is False):
+                errors.append(vol.Invalid(
+                    f"expected a key (\"<M-l>\") or false, got {describe(item)}", path=[key]))
+        if errors:
+            raise vol.MultipleInvalid(errors)
+        return dict(value)
+
+    return check
+
+
+#: ``[ui.completion]``: the options of hexai.completion (also setup({ completion })).
+UI_COMPLETION_FIELDS: Mapping[str, Validator] = {
+    "enabled": boolean(),
+    "auto_trigger": boolean(),
+    "display": choice(defaults.COMPLETION_DISPLAYS, what="display"),
+    "layout": choice(defaults.COMPLETION_LAYOUTS, what="layout"),
+    "filetypes": bool_table(),
+    "max_lines": integer(1, 1000),
+    "other_max_lines": integer(1, 100),
+    "keymaps": key_table(defaults.COMPLETION_KEY_ACTIONS),
+}
+#: ``[ui.ask]``: the options of hexai.ask (also setup({ ask })).
+UI_ASK_FIELDS: Mapping[str, Validator] = {
+    "layout": choice(defaults.ASK_LAYOUTS, what="layout"),
+    "min_column_width": integer(10, 10_000),
+    "height": number(0, 10_000, exclusive_lo=True),
+    "focus": boolean(),
+    "hint": boolean(),
+    "keys": any_table(),
+}
+UI_TABLES: Mapping[str, Mapping[str, Validator]] = {
+    "completion": UI_COMPLETION_FIELDS,
+    "ask": UI_ASK_FIELDS,
 }
 #: hexai's per-provider sections ([openai] ...). ``presets`` maps model aliases.
 BUILTIN_SECTION_FIELDS: Mapping[str, Validator] = {
@@ -575,6 +640,10 @@ class LayerValidator:
                     )
                     continue
                 out[key] = self.table(simple[key], value, path)
+                if key == "ui":
+                    for name, fields in UI_TABLES.items():
+                        if isinstance(out[key].get(name), Mapping):
+                            out[key][name] = self.table(fields, out[key][name], (*path, name))
             elif key in defaults.BUILTIN:
                 fields = BUILTIN_SECTION_FIELDS
                 section = self.table(fields, value, path)

@@ -104,6 +104,7 @@ class Runtime:
 
     def push_settings(self) -> None:
         """Send the options the Lua side needs (debounce, triggers, layouts)."""
+        from hexai_nvim.config.ui import completion_options
         from hexai_nvim.surfaces.completion import context_limits
 
         c = self.config
@@ -115,6 +116,8 @@ class Runtime:
             "wait_all": c.completion.wait_all,
             "context": context_limits(c.general),
             "ui": dict(c.ui),
+            # hexai.completion's options from [ui] (Lua adds defaults and setup()).
+            "ui_completion": completion_options(c.ui),
             "entries": {
                 # The editor's surfaces: ``ask`` is what :HexaiAsk runs (hexai's chat).
                 "completion": [e.label for e in c.entries("completion")],

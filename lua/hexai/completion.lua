@@ -139,21 +139,11 @@ H.user = {}
 
 -- Helper functionality ========================================================
 
---- defaults < config.toml's [ui] (completion_layout, auto_trigger, ghost_text,
---- disabled_filetypes, [ui.completion]) < setup({ completion = ... }).
+--- defaults < config.toml's [ui] (folded and validated by the host:
+--- `settings.ui_completion`) < setup({ completion = ... }).
 function H.effective()
-  local ui = (require('hexai').settings or {}).ui or {}
-  local from_toml = {}
-  if ui.completion_layout then from_toml.layout = ui.completion_layout end
-  if ui.auto_trigger ~= nil then from_toml.auto_trigger = ui.auto_trigger end
-  if ui.ghost_text == false then from_toml.display = 'none' end
-  if type(ui.disabled_filetypes) == 'table' and #ui.disabled_filetypes > 0 then
-    from_toml.filetypes = {}
-    for _, ft in ipairs(ui.disabled_filetypes) do from_toml.filetypes[ft] = false end
-  end
-  if type(ui.completion) == 'table' then
-    from_toml = vim.tbl_deep_extend('force', from_toml, ui.completion)
-  end
+  local from_toml = (require('hexai').settings or {}).ui_completion
+  if type(from_toml) ~= 'table' then from_toml = {} end
   local config = vim.tbl_deep_extend('force', vim.deepcopy(M.defaults), from_toml, H.user or {})
   -- A menu source in use and no explicit `display`: the menu is the display.
   if from_toml.display == nil and (H.user or {}).display == nil

@@ -114,7 +114,7 @@ H = {}
 
 --- What the first trigger of a new session needs before the host answers.
 H.cached_keys = { 'debounce_ms', 'throttle_ms', 'manual_invoke_min_prefix',
-  'trigger_characters', 'context', 'ui' }
+  'trigger_characters', 'context', 'ui', 'ui_completion' }
 
 function H.settings_file() return vim.fn.stdpath('state') .. '/hexai/settings.json' end
 

@@ -111,3 +111,16 @@ def test_an_entry_answering_401_is_requested_once_not_on_every_trigger(
     # Asking explicitly tries it again.
     nvim.nvim.command("HexaiComplete")
     assert sim.state.wait_for(lambda s: len(s.requests_for("quiet-bad")) == 2, timeout=10)
+
+
+def test_ui_completion_is_checked_by_the_host_and_folded_for_lua(
+    nvim: NvimSession, sim: Any, tmp_path: Path
+) -> None:
+    nvim.write_config(CONFIG.format(sim=sim.url) + ENTRY.format(model="ui-a", label="a")
+                      + '\n[ui]\ncompletion_layout = "cycle"\n'
+                      + '[ui.completion]\nlayuot = "stack"\nmax_lines = 3\n')
+    nvim.setup()
+    nvim.wait_for(lambda: "did you mean 'layout'" in nvim.messages(), what="the warning")
+    assert "ui.completion.layuot" in nvim.messages()
+    config = nvim.lua("return require('hexai.completion').config")
+    assert (config["layout"], config["max_lines"]) == ("cycle", 3)
