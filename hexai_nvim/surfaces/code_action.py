@@ -28,6 +28,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from hexai_nvim.config.actions import action_problems
 from hexai_nvim.config.model import Config, Entry, Problem
 from hexai_nvim.providers.base import Message, Request
 
@@ -190,20 +191,11 @@ def _custom_action(item: Mapping[str, Any], path: str) -> tuple[CodeAction | Non
     instruction = _text_field(item, "instruction", path, problems)
     system = _text_field(item, "system", path, problems)
     user = _text_field(item, "user", path, problems)
-    for name, value in (("id", ident), ("title", title)):
-        if not (value or "").strip() and not any(p.path == f"{path}.{name}" for p in problems):
-            message = f"custom action missing required field {name}"
-            problems.append(Problem(f"{path}.{name}", message))
-    label = ident or f"#{path.rsplit('[', 1)[-1].rstrip(']')}"
-    if scope not in SCOPES:
-        problems.append(Problem(f"{path}.scope",
-                                f"custom action {label} has invalid scope: {scope} "
-                                f"(expected one of {', '.join(SCOPES)})"))
-    if instruction and user:
-        problems.append(Problem(path, f"custom action {label} must set either instruction or "
-                                      "user, not both"))
-    elif not instruction and not user:
-        problems.append(Problem(path, f"custom action {label} requires instruction or user"))
+    typed = {p.path.rsplit(".", 1)[-1] for p in problems}
+    # hexai's rules, written once (the config refuses a config that breaks them).
+    for name, message in action_problems(item):
+        if name not in typed:
+            problems.append(Problem(f"{path}.{name}" if name else path, message))
     if problems:
         return None, problems
     assert ident is not None and title is not None
