@@ -30,6 +30,10 @@ M.actions = {
   { 'yank_code', 'Y', 'yank the code blocks of the answer', function() M.yank(true) end },
   { 'put', 'p', 'insert the answer into the original buffer', function() M.put(false) end },
   { 'put_code', 'P', 'insert the code blocks into the original buffer', function() M.put(true) end },
+  { 'open', '<CR>', 'go to the header of the answer on this line', function()
+    local i = view.section_at_cursor()
+    if i then view.focus_section(i) end
+  end },
   { 'next', ']]', 'next answer', function() view.jump(1) end },
   { 'prev', '[[', 'previous answer', function() view.jump(-1) end },
   { 'diff', 'd', 'diff two answers', function() M.diff() end },

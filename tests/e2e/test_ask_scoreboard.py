@@ -103,6 +103,12 @@ def test_three_entries_at_80x24_show_every_label_state_and_the_fastest(ui: NvimS
     ui.wait_for(lambda: ui.lua("return vim.api.nvim_get_current_line()").startswith("## broken"),
                 what="the cursor on the broken header")
     assert row_with(ui.screen(), "## broken", "error (auth)")
+    # <CR> on a scoreboard line goes to that entry's answer.
+    ui.lua("vim.api.nvim_set_current_win(...); vim.api.nvim_win_set_cursor(0, {2, 0})",
+           info["score_win"])
+    ui.feed("<CR>")
+    ui.wait_for(lambda: ui.lua("return vim.api.nvim_get_current_line()").startswith("## long"),
+                what="the cursor on the long header")
 
 
 def test_question_mark_lists_the_keys_and_the_view_opens_with_a_hint(ui: NvimSession) -> None:
@@ -145,10 +151,11 @@ def test_d_diffs_the_two_answered_entries_without_asking(ui: NvimSession) -> Non
 
 
 def test_a_new_ask_never_takes_a_window_that_shows_a_file(ui: NvimSession, tmp_path: Path) -> None:
+    ui.nvim.command(f"badd {tmp_path / 'other.py'}")
     st = ask(ui)
     ui.lua("vim.api.nvim_set_current_win(...)", st["view"]["wins"][0])
     ui.nvim.command("only")
-    ui.nvim.command(f"edit {tmp_path / 'other.py'}")
+    ui.nvim.command("b other")
     other_win = ui.lua("return vim.api.nvim_get_current_win()")
     ask(ui, "and now?")
     assert ui.lua("return vim.api.nvim_win_is_valid(...)", other_win)

@@ -148,3 +148,13 @@ def test_a_streaming_suggestion_grows_and_typing_through_keeps_it(ui: NvimSessio
     answer(ui, [ok(0, "fast", "total_sum(a, b)", ms=30), pending(1, "slow")], done=False)
     assert ghost(ui)["selected_text"] == "tal_sum(a, b)"
     assert "[fast 30 ms]" in str(ui.extmarks("hexai.ghost"))
+
+
+def test_one_line_left_out_reads_1_more_line(ui: NvimSession) -> None:
+    ui.nvim.command("normal! 2G$")
+    type_and_wait_trigger(ui, "Areturn ")
+    selected = "\n".join(f"s{i}" for i in range(13))  # 12 lines shown by default
+    other = "\n".join(f"o{i}" for i in range(3))  # the others show their first line
+    answer(ui, [ok(0, "fast", selected), ok(1, "slow", other)])
+    marks = str(ui.extmarks("hexai.ghost"))
+    assert "… 1 more line'" in marks and "… 2 more lines'" in marks, marks
