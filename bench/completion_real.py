@@ -60,7 +60,9 @@ async def ask(http: HttpPool, spec: ProviderSpec, model: str, request: object) -
     return "".join([e.text async for e in provider.stream(call) if isinstance(e, TextDelta)])
 
 
-async def run(server: llama_server.LlamaServer, cases: int, max_tokens: int) -> None:
+async def run(
+    server: llama_server.LlamaServer, cases: int, max_tokens: int, show: bool
+) -> None:
     ways = {
         "chat, before": (ProviderSpec("c", "openai-compatible", server.base_url, fim="off"),
                          OLD_PROMPTS),
@@ -78,6 +80,8 @@ async def run(server: llama_server.LlamaServer, cases: int, max_tokens: int) -> 
                               False)
                 raw = await ask(http, spec, server.model, build_request(ctx, entry, prompts))
                 cleaned = clean_suggestion(raw, ctx)
+                if show:
+                    print(f"  [{way}] {case.id}: {raw!r} -> {cleaned!r}")
                 counts["raw_marker"] += bool(MARKER_RE.search(raw))
                 counts["raw_prose"] += bool(PROSE_RE.match(raw))
                 counts["marker"] += bool(MARKER_RE.search(cleaned))
@@ -95,10 +99,11 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--cases", type=int, default=12)
     parser.add_argument("--max-tokens", type=int, default=24)
+    parser.add_argument("--show", action="store_true", help="print every answer")
     args = parser.parse_args()
     build = llama_server.ensure()
     with llama_server.LlamaServer(build) as server:
-        asyncio.run(run(server, args.cases, args.max_tokens))
+        asyncio.run(run(server, args.cases, args.max_tokens, args.show))
     return 0
 
 

@@ -572,11 +572,12 @@ def _strip_repeated_indent(suggestion: str, line_before: str, line_after: str) -
 #: of FIM templates (``<|fim_middle|>``, ``<fim_suffix>``, CodeLlama's ``<MID>``)
 #: and end-of-text tokens. Never part of an insertion.
 _MARKER_RE = re.compile(
-    r"<\|[A-Za-z0-9_]+\|>|</?cursor>|<(?:fim[_-][a-z]+|PRE|SUF|MID|EOT)>|<\|?endoftext\|?>"
+    r"<\|[A-Za-z0-9_]+\|>|</?\|?cursor\|?>|<(?:fim[_-][a-z]+|PRE|SUF|MID|EOT)>|"
+    r"<\|?endoftext\|?>"
 )
 #: Openers of a chat model's prose ("Here is the code:", "Sure!", "I'm sorry ...").
 _PROSE_OPENER_RE = re.compile(
-    r"^(here(?:'s| is| are| you go)|sure\b|certainly|of course|okay\b|ok[,.!]|"
+    r"^(here\b|sure\b|certainly|of course|okay\b|ok[,.!]|"
     r"the (?:complet|missing|code|cursor|rest|answer|result|function|line)|"
     r"this (?:code|completes|will|is|should|line|function)|to complete|i(?:'m| am| would|"
     r" will| can|'ll)\b|you can|below|let me|note:|explanation)",
@@ -584,6 +585,9 @@ _PROSE_OPENER_RE = re.compile(
 )
 #: Characters that make a line code rather than prose.
 _CODE_CHARS_RE = re.compile(r"[=;{}()\[\]<>`$]|->|=>|::")
+#: What prose may wrap around a word: ``(cursor``, ``columns)``, ``add`,``.
+_WORD_RE = re.compile(r"^[(\[\"'`]*[A-Za-z][A-Za-z'-]*[)\]\"'`,.:;!?]*$|^\d+[,.)]?$")
+_BACKTICKED_RE = re.compile(r"`[^`\n]*`")
 #: A line that only closes something (its restatement must match to the column).
 _CLOSING_LINE_RE = re.compile(
     r"^\s*(?:[)\]}]+|end|fi|done|esac|endif|endfunction|endwhile|endfor)?[)\]};,]*\s*$"
@@ -607,13 +611,26 @@ def strip_markers(text: str) -> str:
 
 
 def _is_prose(line: str) -> bool:
-    """Whether ``line`` reads as a sentence to the user rather than code."""
+    """Whether ``line`` reads as a sentence to the user rather than code.
+
+    A sentence may be cut by the token limit (no full stop) and may quote
+    code in backticks; a line of code has operators or is mostly not words.
+    """
     text = line.strip()
-    if not text or _CODE_CHARS_RE.search(text):
+    if not text:
+        return False
+    words = text.split()
+    if (
+        len(words) >= 5
+        and text[0].isupper()
+        and not re.search(r"[=;{}]", _BACKTICKED_RE.sub("w", text))
+        and sum(bool(_WORD_RE.match(w)) for w in words) >= 0.85 * len(words)
+    ):
+        return True
+    if _CODE_CHARS_RE.search(text):
         return False
     if _PROSE_OPENER_RE.match(text):
         return True
-    words = text.split()
     return len(words) >= 3 and text[0].isupper() and text[-1] in ".:!?"
 
 
