@@ -38,6 +38,7 @@ lint: $(STAMP)
 bench: $(STAMP)
 	$(BIN)/python bench/fanout.py
 	$(BIN)/python bench/nvim_latency.py
+	$(BIN)/python bench/menu_arrival.py
 	$(BIN)/python bench/ask_stream.py
 	$(BIN)/python bench/arena_rating.py
 

@@ -74,6 +74,45 @@ def only_pynvim(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return python
 
 
+@pytest.fixture(scope="module")
+def externally_managed(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A distribution-like Python: not a virtual environment, its stdlib marked
+    ``EXTERNALLY-MANAGED`` (PEP 668) so ``pip install`` refuses it, with pynvim in
+    its site-packages as a ``python3-pynvim`` package puts it, and nothing else.
+
+    Built from this interpreter: a copy of the base executable in a new prefix
+    whose ``lib/pythonX.Y`` links to the real standard library (Python finds its
+    prefix from the ``os.py`` landmark next to the executable).
+    """
+    import sysconfig
+
+    import pip
+
+    prefix = tmp_path_factory.mktemp("distro") / "usr"
+    stdlib = Path(sysconfig.get_path("stdlib"))
+    lib = prefix / "lib" / stdlib.name
+    site = lib / "site-packages"
+    site.mkdir(parents=True)
+    for entry in stdlib.iterdir():
+        if entry.name not in ("site-packages", "dist-packages"):
+            (lib / entry.name).symlink_to(entry)
+    (lib / "EXTERNALLY-MANAGED").write_text(
+        "[externally-managed]\nError=a distribution's Python (simulated by the tests)\n")
+    (site / "pip").symlink_to(Path(pip.__file__).parent)  # the distribution's python3-pip
+    python = prefix / "bin" / "python3"
+    python.parent.mkdir()
+    shutil.copy2(Path(getattr(sys, "_base_executable", sys.executable)).resolve(), python)
+    refused = subprocess.run([str(python), "-m", "pip", "install", "pynvim"], text=True,
+                             capture_output=True, env=pip_env(WHEELHOUSE), timeout=120)
+    assert refused.returncode != 0 and "externally-managed-environment" in refused.stderr, \
+        refused.stdout + refused.stderr
+    subprocess.run([sys.executable, "-m", "pip", "install", "--quiet", "--target", str(site),
+                    "pynvim"], check=True, env=pip_env(WHEELHOUSE), timeout=120)
+    probe = subprocess.run([str(python), "-c", "import pynvim, aiohttp"], capture_output=True)
+    assert probe.returncode != 0, "the test Python must have pynvim only"
+    return python
+
+
 def pip_env(links: Path) -> dict[str, str]:
     """pip offline: only the wheels in ``links``, none of the machine's pip config."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("PIP_")}
@@ -172,7 +211,7 @@ base_url = "{sim}/v1"
 
 [[models.ask]]
 provider = "sim"
-model = "install-ask+tokens=8"
+model = "install-ask-{kind}+tokens=8"
 label = "sim"
 """
 
@@ -184,23 +223,42 @@ return st.sections[1]
 """
 
 
-def test_readme_lazy_spec_installs_on_a_python_with_only_pynvim_and_ask_answers_after_restart(
-    tmp_path: Path, only_pynvim: Path, clone: Path, sim: Any
+@pytest.mark.parametrize("python_kind", ["venv", "externally-managed"])
+def ask_and_wait(nvim: Any) -> None:
+    """:HexaiAsk once the plugin is loaded; the simulator's answer arrives, no error shows."""
+    wait_for(lambda: nvim.exec_lua("return vim.fn.exists(':HexaiAsk')") == 2, 300,
+             ":HexaiAsk (lazy.nvim loads the plugin at VeryLazy)")
+    nvim.command("HexaiAsk say hello")
+    section = wait_for(lambda: (s := nvim.exec_lua(ASK_STATE)) and s["state"] == "done" and s,
+                       30, "the answer from the simulator")
+    assert section["text"].strip()
+    messages = nvim.exec_lua("return vim.api.nvim_exec2('messages', {output=true}).output")
+    assert "not available" not in messages and "E117" not in messages, messages
+    assert "Error" not in messages, messages
+
+
+@pytest.mark.parametrize("python_kind", ["venv", "externally-managed"])
+def test_readme_lazy_spec_works_on_a_python_with_only_pynvim_at_once_and_after_restart(
+    tmp_path: Path, clone: Path, sim: Any, python_kind: str, request: pytest.FixtureRequest
 ) -> None:
-    machine = Machine(tmp_path, only_pynvim, clone, WHEELHOUSE)
-    first = machine.first_start()
-    output = first.stdout + first.stderr
-    assert (machine.plugin_dir / ".git").is_dir(), output  # lazy.nvim cloned it
-    tag = subprocess.run([str(only_pynvim), "-c", "import sys; print(sys.implementation."
+    python = request.getfixturevalue(
+        "only_pynvim" if python_kind == "venv" else "externally_managed")
+    machine = Machine(tmp_path, python, clone, WHEELHOUSE)
+    machine.write_hexai_config(ASK_CONFIG.format(sim=sim.url, kind=python_kind))
+    model = f"install-ask-{python_kind}+tokens=8"
+    # The first start: lazy.nvim clones and builds; :HexaiAsk works in this very session.
+    with machine.session() as nvim:
+        ask_and_wait(nvim)
+    assert len(sim.state.requests_for(model)) == 1
+    assert (machine.plugin_dir / ".git").is_dir()  # lazy.nvim cloned it
+    tag = subprocess.run([str(python), "-c", "import sys; print(sys.implementation."
                           "cache_tag)"], capture_output=True, text=True).stdout.strip()
-    assert (machine.plugin_dir / "deps" / tag / "aiohttp").is_dir(), output
+    assert (machine.plugin_dir / "deps" / tag / "aiohttp").is_dir()
     manifest = machine.manifest.read_text()
-    assert f"{machine.plugin_dir}/rplugin/python3/hexai.py" in manifest, output
+    assert f"{machine.plugin_dir}/rplugin/python3/hexai.py" in manifest
     assert "'name': 'HexaiRequest'" in manifest
     assert (machine.plugin_dir / "doc" / "tags").is_file()
-    assert "Error" not in output, output
 
-    machine.write_hexai_config(ASK_CONFIG.format(sim=sim.url))
     # Headless, VeryLazy never comes (no UI): :checkhealth hexai is still found.
     report = tmp_path / "health.txt"
     subprocess.run([nvim_binary(), "--headless", "+checkhealth hexai", f"+write! {report}",
@@ -210,16 +268,10 @@ def test_readme_lazy_spec_installs_on_a_python_with_only_pynvim_and_ask_answers_
     assert "No healthcheck found" not in health, health
     assert "host answers: hexai.nvim" in health, health
 
+    before = len(sim.state.requests_for(model))  # the health check probed the entry too
     with machine.session() as nvim:  # the restart: nothing else is run by hand
-        wait_for(lambda: nvim.exec_lua("return vim.fn.exists(':HexaiAsk')") == 2, 30,
-                 ":HexaiAsk (lazy.nvim loads the plugin at VeryLazy)")
-        nvim.command("HexaiAsk say hello")
-        section = wait_for(lambda: (s := nvim.exec_lua(ASK_STATE)) and s["state"] == "done" and s,
-                           30, "the answer from the simulator")
-        assert section["text"].strip()
-        assert sim.state.requests_for("install-ask+tokens=8")
-        messages = nvim.exec_lua("return vim.api.nvim_exec2('messages', {output=true}).output")
-        assert "not available" not in messages and "E117" not in messages, messages
+        ask_and_wait(nvim)
+        assert len(sim.state.requests_for(model)) == before + 1
 
         # :checkhealth hexai finds the check (and it passes the host part).
         nvim.command("checkhealth hexai")
