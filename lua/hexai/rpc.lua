@@ -157,7 +157,7 @@ function H.call(fn, method, payload)
     local ok, res = pcall(vim.rpcrequest, H.chan, name, { method, payload })
     if ok then
       H.introduced = true
-      return true, res
+      return H.checked(res)
     end
     if H.chan then return false, res end -- the host answered with an error
     -- The host died meanwhile: fall through to Neovim's own host.
@@ -167,8 +167,13 @@ function H.call(fn, method, payload)
     H.report_missing(tostring(res))
     return false, res
   end
+  return H.checked(res)
+end
+
+--- A request's answer: the shim's stand-in (the host runs but cannot load
+--- the plugin, see hexai_nvim.unavailable) is a failure with the fix.
+function H.checked(res)
   if type(res) == 'table' and res.unavailable then
-    -- The shim's stand-in: the host runs but cannot load the plugin.
     H.report_missing(res.error)
     return false, res.error
   end

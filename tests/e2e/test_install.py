@@ -305,3 +305,20 @@ def test_a_failing_pip_fails_the_build_visibly_and_every_message_names_the_fix(
         assert "the Python host is not available: the remote plugin is not registered" in messages
         assert "Fix: :Lazy build hexai.nvim" in messages, messages
         assert "pip install hexai-nvim" not in messages
+
+
+def test_missing_dependencies_still_answer_with_what_is_missing_and_the_fix(
+    nvim: Any, only_pynvim: Path
+) -> None:
+    """Registered, but the provider's Python lacks aiohttp (no :HexaiBuild ran for it)."""
+    nvim.lua("vim.g.python3_host_prog = ...", str(only_pynvim))
+    nvim.lua("require('hexai').setup({})")
+    answer = nvim.lua(
+        "local v, err = require('hexai.rpc').request('ping'); return {v or false, err}")
+    assert answer[0] is False and "cannot load in the Python host" in answer[1], answer
+    assert "No module named" in answer[1]
+    messages = nvim.messages()
+    assert "the Python host is not available" in messages, messages
+    assert f"the Python dependencies for {only_pynvim} are not installed" in messages, messages
+    assert "Fix: :HexaiBuild" in messages
+    assert "pip install hexai-nvim" not in messages
