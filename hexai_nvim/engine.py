@@ -103,6 +103,8 @@ log = logging.getLogger("hexai_nvim.engine")
 
 #: Rough size of a token for estimates when the server reports no usage.
 CHARS_PER_TOKEN = 4
+#: Longest wait for a server to state its context size (once per server and model).
+CONTEXT_PROBE_TIMEOUT_S = 2.0
 #: Statuses worth retrying (before any text was streamed).
 RETRY_STATUSES = resilience.RETRY_STATUSES
 
@@ -386,11 +388,13 @@ class _Run:
     halt: str | None = None
     #: The provider's last Finish (None: it sent none).
     finish: Finish | None = None
-    #: Whether the entry was asked again after the server cut its answer.
+    #: Whether the entry was asked again after the server cut its answer, or
+    #: with a smaller context after a "context length exceeded" answer.
     cut_retried: bool = False
     #: The primary entry, once ``entry`` is its fallback.
     fallback_of: Entry | None = None
     first_error: ErrorInfo | None = None
+    context_retried: bool = False
     finished: bool = False
     handles: list[asyncio.TimerHandle] = field(default_factory=list)
     first_token_handle: asyncio.TimerHandle | None = None
@@ -763,6 +767,10 @@ class Engine:
         #: when a server's count drops to zero (for the retry of a cut answer).
         self._inflight: dict[str, int] = {}
         self._idle: dict[str, asyncio.Event] = {}
+        #: Context sizes (tokens) per (server, model), stated or learned; and the
+        #: pairs already probed (a probe is made once, whatever it found).
+        self._contexts: dict[tuple[str, str], int] = {}
+        self._probed: set[tuple[str, str]] = set()
         self._http: Any = None  # hexai_nvim.providers.HttpPool, created lazily
         self._loop: asyncio.AbstractEventLoop | None = None
         self._fanouts: set[FanOut] = set()
@@ -1038,6 +1046,9 @@ class Engine:
         key, refused = await self._key_for(spec, provider)
         if refused is not None:
             return refused
+        if entry.surface == "completion" and not isinstance(fan._request, Request):
+            # Learn the server's context once, so the request built next fits it.
+            await self._probe_context(entry, provider, key)
         try:
             run.request = fan._request if isinstance(fan._request, Request) else fan._request(entry)
         except Exception as exc:
@@ -1105,6 +1116,15 @@ class Engine:
             except ProviderError as exc:
                 error = ErrorInfo(exc.kind, self._scrub(exc.message, key), exc.status)
                 status = exc.status if exc.status is not None else call.transfer.status
+                if exc.kind is ErrorKind.CONTEXT_LENGTH:
+                    smaller = self._shrink_context(fan, run, request, exc)
+                    if smaller is None:
+                        return error
+                    request = run.request = smaller
+                    run.retries += 1
+                    log.info("entry %s: %s; asking again with a smaller context",
+                             entry.key, error.label())
+                    continue
                 retryable = resilience.is_retryable(exc.kind, status, bool(run.parts))
                 if not retryable or run.retries >= settings.retries:
                     return error
@@ -1127,6 +1147,53 @@ class Engine:
                 run.bytes_received += call.transfer.bytes_received
                 if call.transfer.status is not None:
                     run.http_status = call.transfer.status
+
+    def context_tokens(self, entry: Entry) -> int | None:
+        """The context (tokens) of ``entry``'s server as stated or learned, if known.
+
+        Stated: llama.cpp ``/props``/``/slots`` or Ollama ``/api/show``, asked
+        once per server and model (for completion entries). Learned: a
+        ``context_length`` answer names it, or (when it does not) it is taken
+        to be half of the prompt that did not fit. Kept until the engine ends,
+        so a too-large context fails once, not on every keystroke.
+        """
+        return self._contexts.get((_server_of(entry.provider), entry.model))
+
+    async def _probe_context(self, entry: Entry, provider: Provider, key: str | None) -> None:
+        where = (_server_of(entry.provider), entry.model)
+        if where in self._contexts or where in self._probed:
+            return
+        self._probed.add(where)
+        call = Call(model=entry.model, request=Request(messages=()), api_key=key,
+                    connect_timeout_s=self._config.engine.connect_timeout_ms / 1000.0)
+        try:
+            found = await asyncio.wait_for(provider.context_size(call), CONTEXT_PROBE_TIMEOUT_S)
+        except (ProviderError, asyncio.TimeoutError, TimeoutError, NotImplementedError):
+            return
+        except Exception as exc:  # a bug in a provider must not fail the request
+            log.warning("context probe of %s failed: %s", entry.key, type(exc).__name__)
+            return
+        if found:
+            log.info("%s: the server's context is %d tokens", entry.key, found)
+            self._contexts[where] = found
+
+    def _shrink_context(self, fan: FanOut, run: _Run, request: Request,
+                        exc: ProviderError) -> Request | None:
+        """The entry's request rebuilt for a smaller context after a
+        ``context_length`` answer; None when it cannot be (asked again already,
+        text already shown, a fixed request)."""
+        where = (_server_of(run.entry.provider), run.entry.model)
+        prompt = _estimate_input(request)
+        limit = exc.context_limit or max(256, prompt // 2)
+        known = self._contexts.get(where)
+        self._contexts[where] = min(limit, known) if known else limit
+        if run.context_retried or run.parts or isinstance(fan._request, Request):
+            return None
+        run.context_retried = True
+        try:
+            return fan._request(run.entry)
+        except Exception:
+            return None
 
     def _leave(self, server: str) -> None:
         count = self._inflight.get(server, 1) - 1

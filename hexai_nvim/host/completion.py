@@ -229,7 +229,7 @@ class CompletionService:
                           problem="no completion entries configured (see :help hexai-config)")
             return
         from hexai_nvim.engine import ChunkEvent, DoneEvent, ErrorEvent, FallbackEvent
-        from hexai_nvim.surfaces.completion import build_context, build_request
+        from hexai_nvim.surfaces.completion import build_context, build_request, fit_context
 
         ctx = build_context(view, config.general)
         prompts = config.prompts
@@ -248,7 +248,13 @@ class CompletionService:
             return
 
         def request_for(entry: Entry) -> Request:
-            return build_request(ctx, entry, prompts)
+            request = build_request(ctx, entry, prompts)
+            # A server that stated (or showed) a smaller context gets less text.
+            fitted = fit_context(config.general, rt.engine.context_tokens(entry),
+                                 request.max_tokens or 0)
+            if fitted is None:
+                return request
+            return build_request(build_context(view, fitted), entry, prompts)
 
         fan = rt.engine.fan_out([entries[s.index] for s in asked], request_for)
         running.fan = fan

@@ -28,6 +28,9 @@ class ErrorKind(str, enum.Enum):
     #: The server cannot do what was asked for this model (fill-in-the-middle);
     #: the next request asks differently (see :mod:`hexai_nvim.providers.fim`).
     UNSUPPORTED = "unsupported"
+    #: The prompt does not fit the server's context (``context_limit`` says it
+    #: when the server did).
+    CONTEXT_LENGTH = "context_length"
 
 
 class ProviderError(Exception):
@@ -40,12 +43,15 @@ class ProviderError(Exception):
         *,
         status: int | None = None,
         retry_after: float | None = None,
+        context_limit: int | None = None,
     ) -> None:
         super().__init__(f"{kind.value}: {message}")
         self.kind = kind
         self.message = message
         self.status = status
         self.retry_after = retry_after
+        #: The server's context in tokens, when a ``context_length`` error named it.
+        self.context_limit = context_limit
 
 
 @dataclass(frozen=True)
@@ -247,6 +253,13 @@ class Provider:
         Cancelling the consuming task closes the HTTP connection.
         """
         raise NotImplementedError
+
+    async def context_size(self, call: Call) -> int | None:
+        """The context (in tokens) the server runs ``call.model`` with, when its
+        API says (llama.cpp ``/props`` or ``/slots``, Ollama ``/api/show``);
+        None when it does not. Raise :class:`ProviderError` on failure.
+        """
+        return None
 
     async def list_models(self, call: Call) -> list[str]:
         """The model names the server lists (``call.model`` and ``call.request``

@@ -261,6 +261,11 @@ def error_for_status(
         # An HTML error page says nothing useful past its first words.
         message = f"{base}: {snippet}" if snippet and not snippet.startswith("<") else base
     retry_after = parse_retry_after(headers) if status in (429, 503, 529) else None
+    if status in (400, 413) and _CONTEXT_WORDS.search(text):
+        return ProviderError(
+            ErrorKind.CONTEXT_LENGTH, _shorten(scrub(message, api_key)), status=status,
+            context_limit=_context_limit(text),
+        )
     if 300 <= status < 400:
         location = headers.get("Location")
         message = f"unexpected redirect (HTTP {status})" + (f" to {location}" if location else "")
@@ -270,6 +275,30 @@ def error_for_status(
         status=status,
         retry_after=retry_after,
     )
+
+
+#: How servers say a prompt does not fit: OpenAI and llama-cpp-python
+#: (``context_length_exceeded``, "maximum context length"), llama-server
+#: (``exceed_context_size_error``, "exceeds the available context size"),
+#: Ollama and others ("context window", "context length").
+_CONTEXT_WORDS = re.compile(
+    r"context_length_exceeded|exceed_context_size|maximum context length|context window"
+    r"|available context size|context length",
+    re.I,
+)
+#: Where they put the context size.
+_CONTEXT_NUMBER = re.compile(
+    r"maximum context length is (\d+)|context window of (\d+)|\"n_ctx\"\s*:\s*(\d+)"
+    r"|context size \((\d+)\)",
+    re.I,
+)
+
+
+def _context_limit(text: str) -> int | None:
+    match = _CONTEXT_NUMBER.search(text)
+    if match is None:
+        return None
+    return int(next(group for group in match.groups() if group))
 
 
 def decode_json(data: bytes | str, api_key: str | None, what: str = "answer") -> Any:
@@ -585,6 +614,14 @@ class JsonHttpProvider(Provider):
             body = await read_body(resp, call, limit)
         return decode_json(body, call.api_key, "model list")
 
+    async def post_json(self, url: str, payload: Any, call: Call,
+                        limit: int = LIST_BODY_LIMIT) -> Any:
+        """``POST url`` with a JSON body and this provider's headers; the JSON answer."""
+        body = json.dumps(payload, separators=(",", ":")).encode()
+        async with open_post(self.http, url, body, self.request_headers(call), call) as resp:
+            data = await read_body(resp, call, limit)
+        return decode_json(data, call.api_key, "answer")
+
     def encode(self, call: Call) -> bytes:
         return json.dumps(self.payload(call), ensure_ascii=False, separators=(",", ":")).encode()
 
@@ -595,6 +632,15 @@ class JsonHttpProvider(Provider):
         error: ProviderError | None = None
         async with open_post(self.http, url, body, self.request_headers(call), call) as resp:
             first = await read_some(resp, call)
+            if not first:
+                # No answer of any format is empty; llama-cpp-python answers a
+                # streamed prompt larger than its context this way.
+                raise ProviderError(
+                    ErrorKind.CONTEXT_LENGTH,
+                    "the server sent an empty answer (llama-cpp-python does that when the "
+                    "prompt does not fit its context)",
+                    status=resp.status,
+                )
             content_type = resp.headers.get("Content-Type", "").lower()
             if self.is_whole_json(content_type, first, call):
                 rest = await read_body(resp, call, WHOLE_BODY_LIMIT) if first else b""

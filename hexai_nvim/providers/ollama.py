@@ -132,6 +132,25 @@ class OllamaProvider(JsonHttpProvider):
             body["options"] = options
         return body
 
+    async def context_size(self, call: Call) -> int | None:
+        """``POST /api/show``: the model's ``num_ctx`` parameter when it sets one,
+        else the ``*.context_length`` of its ``model_info``."""
+        data = await self.post_json(f"{self.base_url}/api/show", {"model": call.model}, call)
+        if not isinstance(data, dict):
+            return None
+        params = data.get("parameters")
+        if isinstance(params, str):
+            for line in params.splitlines():
+                name, _, value = line.strip().partition(" ")
+                if name == "num_ctx" and value.strip().isdigit():
+                    return int(value.strip())
+        info = data.get("model_info")
+        if isinstance(info, dict):
+            for key, value in info.items():
+                if key.endswith(".context_length") and isinstance(value, int) and value > 0:
+                    return value
+        return None
+
     async def list_models(self, call: Call) -> list[str]:
         """``GET {base_url}/api/tags``: ``name`` (and ``model``) of every model."""
         data = await self.get_json(f"{self.base_url}/api/tags", call)

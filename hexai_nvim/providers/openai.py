@@ -165,6 +165,30 @@ class OpenAIProvider(JsonHttpProvider):
             body["stop"] = list(request.stop)
         return body
 
+    async def context_size(self, call: Call) -> int | None:
+        """llama.cpp's ``GET /props`` (``default_generation_settings.n_ctx``), else
+        ``GET /slots`` (``n_ctx`` of the first slot); None when neither exists
+        (OpenAI, llama-cpp-python, vLLM ...)."""
+        root = self.base_url[: -len("/v1")] if self.base_url.endswith("/v1") else self.base_url
+        for path in ("/props", "/slots"):
+            try:
+                data = await self.get_json(root + path, call)
+            except ProviderError as exc:
+                if exc.kind in (ErrorKind.NOT_FOUND, ErrorKind.BAD_RESPONSE, ErrorKind.SERVER):
+                    continue  # no such endpoint here (501: slots disabled)
+                raise
+            if isinstance(data, dict):
+                settings = data.get("default_generation_settings")
+                found = settings.get("n_ctx") if isinstance(settings, dict) else None
+                found = found if found is not None else data.get("n_ctx")
+            elif isinstance(data, list) and data and isinstance(data[0], dict):
+                found = data[0].get("n_ctx")
+            else:
+                found = None
+            if isinstance(found, int) and not isinstance(found, bool) and found > 0:
+                return found
+        return None
+
     async def list_models(self, call: Call) -> list[str]:
         """``GET {base_url}/models``: the ``id`` of every ``data`` item."""
         data = await self.get_json(f"{self.base_url}/models", call)

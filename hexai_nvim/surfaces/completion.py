@@ -23,6 +23,7 @@ What a caller may rely on:
 
 from __future__ import annotations
 
+import dataclasses
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -162,6 +163,29 @@ class CursorContext:
 def char_budget(general: General) -> int:
     """``max_context_tokens`` in characters (at least one line's worth)."""
     return max(80, int(general.max_context_tokens) * CHARS_PER_TOKEN)
+
+
+#: Tokens kept free in a server's context for the instructions and the chat
+#: template around the code.
+PROMPT_RESERVE_TOKENS = 256
+#: Share of what is left that the code may take: code often has fewer than
+#: :data:`CHARS_PER_TOKEN` characters per token, and the budget is in characters.
+CONTEXT_SAFETY = 0.75
+
+
+def fit_context(general: General, context_tokens: int | None,
+                answer_tokens: int) -> General | None:
+    """``general`` with a ``max_context_tokens`` that fits a server whose context
+    is ``context_tokens`` with room for an answer of ``answer_tokens``; None when
+    the configured ceiling already fits (or the context is unknown). Never above
+    the user's ``max_context_tokens``."""
+    if not context_tokens:
+        return None
+    room = context_tokens - max(0, answer_tokens) - PROMPT_RESERVE_TOKENS
+    fits = max(32, int(room * CONTEXT_SAFETY))
+    if fits >= general.max_context_tokens:
+        return None
+    return dataclasses.replace(general, max_context_tokens=fits)
 
 
 def context_limits(general: General) -> dict[str, int]:

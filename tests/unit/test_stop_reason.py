@@ -163,9 +163,9 @@ async def serve(aiohttp_server: ServerFactory, *bodies: bytes, stall_s: float = 
 
 
 def make_entry(kind: str, url: str, *, stream: bool = True, index: int = 0,
-               timeout_ms: int = 10_000, name: str = "p") -> Entry:
+               timeout_ms: int = 10_000, name: str = "p", surface: str = "ask") -> Entry:
     spec = ProviderSpec(name=name, kind=kind, base_url=url, api_key_env=())
-    return Entry(surface="ask", index=index, provider=spec, model="m", temperature=0,
+    return Entry(surface=surface, index=index, provider=spec, model="m", temperature=0,
                  label=f"{name}:{index}", max_tokens=50, timeout_ms=timeout_ms, stream=stream)
 
 
