@@ -280,16 +280,17 @@ def error_for_status(
 #: How servers say a prompt does not fit: OpenAI and llama-cpp-python
 #: (``context_length_exceeded``, "maximum context length"), llama-server
 #: (``exceed_context_size_error``, "exceeds the available context size"),
-#: Ollama and others ("context window", "context length").
+#: Anthropic ("prompt is too long: N tokens > M maximum"), Ollama and others
+#: ("context window", "context length").
 _CONTEXT_WORDS = re.compile(
     r"context_length_exceeded|exceed_context_size|maximum context length|context window"
-    r"|available context size|context length",
+    r"|available context size|context length|prompt is too long",
     re.I,
 )
 #: Where they put the context size.
 _CONTEXT_NUMBER = re.compile(
     r"maximum context length is (\d+)|context window of (\d+)|\"n_ctx\"\s*:\s*(\d+)"
-    r"|context size \((\d+)\)",
+    r"|context size \((\d+)\)|tokens > (\d+) maximum",
     re.I,
 )
 

@@ -46,11 +46,12 @@ FAULTS: tuple[str, ...] = (
     "error",
     "endless",
 )
-USAGE_MODES: tuple[str, ...] = ("standard", "groq", "finish", "timings", "none")
+USAGE_MODES: tuple[str, ...] = ("standard", "groq", "finish", "timings", "nostream", "none")
 
 
 #: Options that may be written bare (``+think``).
-_FLAGS: tuple[str, ...] = ("think", "crlf", "comments", "echo_key", "nofim")
+_FLAGS: tuple[str, ...] = ("think", "crlf", "comments", "echo_key", "nofim", "single_slot",
+                           "llama_server")
 
 
 class SimOptionError(ValueError):
@@ -94,6 +95,18 @@ class SimOptions:
     nofim: bool = False
     #: Seconds after which a stall or drip gives up and closes (default: the state's cap).
     cap: float | None = None
+    #: One request at a time, like llama-cpp-python: requests with this option
+    #: share one slot, and a running stream is ended early (``data: [DONE]``
+    #: without a ``finish_reason``) as soon as another one waits for the slot.
+    single_slot: bool = False
+    #: The server's context in tokens (0: none). A prompt plus ``max_tokens``
+    #: larger than it is answered the way each real server does (see
+    #: ``doc/simulator.md``).
+    context: int = 0
+    #: Answer a too-large context the way llama.cpp's own ``llama-server`` does
+    #: (400 ``exceed_context_size_error`` with ``n_ctx``, streamed or not)
+    #: rather than llama-cpp-python (400 whole, an empty 200 stream).
+    llama_server: bool = False
 
     @property
     def effective_tps(self) -> float:
@@ -158,7 +171,7 @@ def _apply(options: SimOptions, name: str, raw: str) -> SimOptions:
         value = _integer(name, raw)
     elif name in _FLAGS:
         value = _flag(name, raw)
-    elif name == "chunk":
+    elif name in ("chunk", "context"):
         value = _integer(name, raw)
     elif name == "cap":
         value = _number(name, raw)

@@ -47,6 +47,17 @@ from hexai_nvim.sim.text import THINKING_TEXT, canned_tokens, reply_tokens
 __all__ = ["STATE_KEY", "create_app"]
 
 STATE_KEY = web.AppKey("hexai_sim_state", SimState)
+
+
+class _Slot:
+    """The one slot of ``single_slot`` requests, and how many wait for it."""
+
+    def __init__(self) -> None:
+        self.lock = asyncio.Lock()
+        self.waiting = 0
+
+
+_SLOT_KEY = web.AppKey("hexai_sim_slot", _Slot)
 _STOPPING_KEY = web.AppKey("hexai_sim_stopping", asyncio.Event)
 #: A fixed creation time keeps whole answers byte-identical across runs.
 _CREATED = 1_700_000_000
@@ -101,6 +112,8 @@ class _Reply:
     ident: str
     crlf: bool = False
     think: tuple[str, ...] = field(default_factory=tuple)
+    #: Prompt tokens a llama.cpp prompt cache would hold (``usage=timings``).
+    cached_tokens: int = 0
 
     @property
     def text(self) -> str:
@@ -198,6 +211,18 @@ class _Dialect:
     def midstream_error(self, reply: _Reply) -> bytes:
         raise NotImplementedError
 
+    def interrupted(self, reply: _Reply) -> bytes:
+        """What a single-slot server sends when it drops a running stream."""
+        return b""
+
+    def context_error(self, reply: _Reply, context: int, llama_server: bool
+                      ) -> tuple[int, dict[str, Any]] | None:
+        """The answer to a prompt larger than the context: (status, body), or
+        None for a server that answers anyway (Ollama cuts the prompt)."""
+        requested = reply.input_tokens + (reply.ask.max_tokens or 0)
+        return 400, self.error_body(400, f"prompt is too long: {requested} tokens > "
+                                         f"{context} maximum")
+
     def comment(self, reply: _Reply) -> bytes:
         return b""
 
@@ -288,7 +313,7 @@ class _OpenAI(_Dialect):
             ],
         }
         mode = reply.options.usage
-        if mode in ("standard", "finish", "groq"):
+        if mode in ("standard", "finish", "groq", "nostream"):
             body["usage"] = self._usage(reply)
         elif mode == "timings":
             body["timings"] = self._timings(reply)
@@ -296,8 +321,11 @@ class _OpenAI(_Dialect):
 
     def _timings(self, reply: _Reply) -> dict[str, Any]:
         n = len(reply.tokens)
+        # llama-server's prompt_n leaves out the tokens found in its prompt cache.
+        cached = min(reply.cached_tokens, max(0, reply.input_tokens - 1))
         return {
-            "prompt_n": reply.input_tokens,
+            "prompt_n": reply.input_tokens - cached,
+            "cache_n": cached,
             "prompt_ms": 1.0,
             "predicted_n": n,
             "predicted_ms": float(n),
@@ -338,6 +366,24 @@ class _OpenAI(_Dialect):
 
     def malformed(self, reply: _Reply) -> bytes:
         return self.sse(reply, None, '{"id":"' + reply.ident + '","choices":[{"delta":{"content":')
+
+    def interrupted(self, reply: _Reply) -> bytes:
+        return self.sse(reply, None, "[DONE]")
+
+    def context_error(self, reply: _Reply, context: int, llama_server: bool
+                      ) -> tuple[int, dict[str, Any]] | None:
+        if llama_server:
+            return 400, {"error": {
+                "code": 400, "type": "exceed_context_size_error",
+                "message": "the request exceeds the available context size, try increasing it",
+                "n_prompt_tokens": reply.input_tokens, "n_ctx": context}}
+        wanted = reply.ask.max_tokens or 0
+        message = (f"This model's maximum context length is {context} tokens. However, you "
+                   f"requested {reply.input_tokens + wanted} tokens ({reply.input_tokens} in "
+                   f"the messages, {wanted} in the completion). Please reduce the length of "
+                   "the messages or completion.")
+        return 400, {"error": {"message": message, "type": "invalid_request_error",
+                               "param": "messages", "code": "context_length_exceeded"}}
 
     def midstream_error(self, reply: _Reply) -> bytes:
         chunk = self._chunk(reply, {"content": ""}, "error")
@@ -754,6 +800,12 @@ class _Ollama(_Dialect):
         line["done"] = False
         return line
 
+    def context_error(self, reply: _Reply, context: int, llama_server: bool
+                      ) -> tuple[int, dict[str, Any]] | None:
+        # Ollama keeps the end of a prompt that does not fit and answers anyway.
+        reply.input_tokens = max(1, context - (reply.ask.max_tokens or 0))
+        return None
+
     def _done(self, reply: _Reply, text: str, *, whole: bool) -> dict[str, Any]:
         # A whole answer carries all the thinking; a stream sent it line by line.
         thinking = "".join(reply.think) if reply.think and whole else None
@@ -823,6 +875,8 @@ class _Run:
         self.t0 = self.loop.time()
         self.deadline = self.t0 + state.cap_s
         self.record: RecordedRequest | None = None
+        #: The single slot this request holds (``single_slot``), if any.
+        self.slot: _Slot | None = None
         self._buffer = bytearray()
         self._chunk = 0
 
@@ -934,8 +988,37 @@ class _Run:
             ident=f"sim-{self.record.ordinal}",
             crlf=options.crlf,
             think=THINKING_TEXT if options.think else (),
+            cached_tokens=self.state.prompt_cache(base, ask.prompt, ask.input_chars),
         )
-        if ask.stream and options.fault != "json":
+        if options.context and reply.input_tokens + (ask.max_tokens or 0) > options.context:
+            refused = self.dialect.context_error(reply, options.context, options.llama_server)
+            if refused is not None:
+                status, error = refused
+                if ask.stream and not options.llama_server and self.dialect.name == "openai":
+                    # llama-cpp-python: a stream gets 200 and an empty body.
+                    response = web.StreamResponse(status=200)
+                    response.headers["Content-Type"] = self.dialect.stream_content_type
+                    await self.prepare(response)
+                    await response.write_eof()
+                    return response
+                self.state.update(self.record, status=status)
+                return web.json_response(error, status=status)
+        if not options.single_slot:
+            return await self.answer(reply)
+        slot = self.request.app[_SLOT_KEY]
+        slot.waiting += 1
+        try:
+            await slot.lock.acquire()
+        finally:
+            slot.waiting -= 1
+        try:
+            self.slot = slot
+            return await self.answer(reply)
+        finally:
+            slot.lock.release()
+
+    async def answer(self, reply: _Reply) -> web.StreamResponse:
+        if reply.ask.stream and reply.options.fault != "json":
             return await self.stream(reply)
         return await self.whole(reply)
 
@@ -1057,6 +1140,16 @@ class _Run:
             if i > 0 and gap > 0:
                 await self.flush()
                 await self.pause_until(first_at + i * gap)
+            if i > 0 and self.slot is not None and self.slot.waiting:
+                # llama-cpp-python drops a running stream for a waiting request.
+                self.add(dialect.interrupted(reply))
+                await self.flush()
+                assert self.response is not None
+                try:
+                    await self.response.write_eof()
+                except (ConnectionError, RuntimeError) as exc:
+                    raise _ClientGone from exc
+                return
             if options.comments and i > 0 and i % 4 == 0:
                 self.add(dialect.comment(reply))
             self.add(dialect.token(reply, token))
@@ -1188,6 +1281,7 @@ async def _models(request: web.Request) -> web.Response:
 
 async def _on_startup(app: web.Application) -> None:
     app[_STOPPING_KEY] = asyncio.Event()
+    app[_SLOT_KEY] = _Slot()
 
 
 async def _on_shutdown(app: web.Application) -> None:

@@ -105,6 +105,8 @@ class SimState:
         self._active = 0
         self._disconnects = 0
         self._generation = 0
+        #: The last prompt of each base model (the prompt cache of ``usage=timings``).
+        self._last_prompts: dict[str, str] = {}
 
     def reply_for(self, base_model: str, prompt: str) -> str | None:
         """The canned answer to ``prompt``, if ``replies`` has one."""
@@ -182,6 +184,7 @@ class SimState:
             self._requests.clear()
             self._ordinals.clear()
             self._disconnects = 0
+            self._last_prompts.clear()
             self._cond.notify_all()
 
     # -- writing (the server) ---------------------------------------------
@@ -199,6 +202,23 @@ class SimState:
             self._active += 1
             self._cond.notify_all()
             return record
+
+    def prompt_cache(self, base_model: str, prompt: str, input_chars: int) -> int:
+        """Tokens of this prompt a llama.cpp prompt cache holds from the previous
+        request of ``base_model`` (the common start of the two prompts)."""
+        with self._cond:
+            previous = self._last_prompts.get(base_model)
+            self._last_prompts[base_model] = prompt
+        if previous is None:
+            return 0
+        if previous == prompt:
+            return (input_chars + 3) // 4
+        common = 0
+        for a, b in zip(previous, prompt, strict=False):
+            if a != b:
+                break
+            common += 1
+        return common // 4
 
     def update(self, record: RecordedRequest, **changes: Any) -> None:
         with self._cond:
