@@ -35,12 +35,13 @@ lint: $(STAMP)
 	$(BIN)/ruff check hexai_nvim tests bench rplugin
 	$(BIN)/mypy
 
-bench: $(STAMP)
+bench: $(STAMP) real-server
 	$(BIN)/python bench/fanout.py
 	$(BIN)/python bench/nvim_latency.py
 	$(BIN)/python bench/menu_arrival.py
 	$(BIN)/python bench/ask_stream.py
 	$(BIN)/python bench/arena_rating.py
+	$(BIN)/python bench/real_rate.py
 
 # The unmodified third-party plugins the end-to-end tests drive (../shared/vendor/<name>,
 # present in this workplace and in CI). Elsewhere this clones the same commits.

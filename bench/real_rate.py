@@ -12,7 +12,8 @@ and prints, per mode:
   the server's N;
 - hexai's tokens/s next to the server's, and their ratio (goal 1.00 ± 0.05).
 
-Run: ``.venv/bin/python bench/real_rate.py [runs]`` (default 3 runs per mode).
+Run: ``.venv/bin/python bench/real_rate.py [runs] [max_tokens]`` (default 3 runs per
+mode, 96 tokens; one warm-up answer first, not counted).
 """
 
 from __future__ import annotations
@@ -72,7 +73,9 @@ async def ask(engine: Engine, one: Entry) -> EntryResult:
 
 
 def main() -> None:
+    global MAX_TOKENS
     runs = int(sys.argv[1]) if len(sys.argv) > 1 else 3
+    MAX_TOKENS = int(sys.argv[2]) if len(sys.argv) > 2 else MAX_TOKENS
     build = ensure()
     with LlamaServer(build) as server:
         entries = {mode: entry(server, mode == "streamed") for mode in ("streamed", "whole")}
@@ -80,20 +83,20 @@ def main() -> None:
                         engine=EngineSettings(),
                         providers=MappingProxyType({"local": entries["whole"].provider}),
                         models=MappingProxyType({"ask": tuple(entries.values())}))
-        seen = server_eval(server.log_path, 0)[1]
         print(f"real llama.cpp server (llama-cpp-python, SmolLM2-135M), {runs} runs per mode, "
               f"max_tokens {MAX_TOKENS}, temperature 0")
+        # One answer first (not counted): the server loads and caches the prompt.
+        asyncio.run(ask(Engine(config, stats=False), entries["whole"]))
+        seen = server_eval(server.log_path, 0)[1]
         for mode, one in entries.items():
             ratios: list[float] = []
-            for n in range(runs + 1):  # the first run warms the server's prompt cache up
+            for n in range(1, runs + 1):
                 engine = Engine(config, stats=False)
                 result = asyncio.run(ask(engine, one))
                 figures, seen = server_eval(server.log_path, seen)
                 if figures is None or not result.ok:
                     print(f"  {mode:8} run {n}: no figures (ok={result.ok}, "
                           f"{result.error and result.error.label()})")
-                    continue
-                if n == 0:
                     continue
                 _eval_ms, server_tokens, server_rate = figures
                 stats = result.stats
