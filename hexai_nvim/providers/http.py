@@ -632,10 +632,16 @@ class JsonHttpProvider(Provider):
         closing: list[ProviderEvent] = []
         error: ProviderError | None = None
         async with open_post(self.http, url, body, self.request_headers(call), call) as resp:
-            first = await read_some(resp, call)
+            try:
+                first = await read_some(resp, call)
+            except ProviderError:
+                if call.transfer.bytes_received:
+                    raise
+                first = b""  # a body that ends before its first byte is empty too
             if not first:
                 # No answer of any format is empty; llama-cpp-python answers a
-                # streamed prompt larger than its context this way.
+                # streamed prompt larger than its context this way (its chunked
+                # body sometimes ends without its last chunk).
                 raise ProviderError(
                     ErrorKind.CONTEXT_LENGTH,
                     "the server sent an empty answer (llama-cpp-python does that when the "
