@@ -90,6 +90,10 @@ function M.start()
   vim.api.nvim_create_autocmd('ChanInfo', { once = true, callback = function()
     if H.chan == chan then H.introduced = true end
   end })
+  -- "setup" right away (it waits in the pipe until the host has loaded):
+  -- the host reads the config and imports what the first request needs
+  -- (aiohttp, the engine) before that request comes.
+  H.ensure_setup()
   return true
 end
 
