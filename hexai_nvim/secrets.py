@@ -130,6 +130,11 @@ class Scrubber:
         self._secrets: set[str] = set()
         self._slices: set[str] = set()
         self._ordered: list[str] = []
+        # Precompiled when the secrets change: one pass finds every whole
+        # secret, one search tells whether any slice occurs at all (almost
+        # always not: then no token is looked at).
+        self._whole: re.Pattern[str] | None = None
+        self._any_slice: re.Pattern[str] | None = None
         self.add(*secrets)
 
     def add(self, *values: str | None) -> None:
@@ -151,6 +156,12 @@ class Scrubber:
                         secret[i : i + SLICE] for i in range(len(secret) - SLICE + 1)
                     )
             self._ordered = sorted(self._secrets, key=len, reverse=True)
+            # Longest first: a secret that contains another is replaced whole.
+            self._whole = re.compile("|".join(map(re.escape, self._ordered)))
+            self._any_slice = (
+                re.compile("|".join(map(re.escape, sorted(self._slices))))
+                if self._slices else None
+            )
 
     def __contains__(self, value: str) -> bool:
         with self._lock:
@@ -158,17 +169,17 @@ class Scrubber:
 
     def scrub(self, text: str, *extra: str | None) -> str:
         """``text`` with every secret (and ``extra`` ones) replaced by :data:`REDACTED`."""
-        if not text:
-            return text
+        if not text or len(text) < SLICE:
+            return text  # too short to hold a secret or a slice of one
         if any(extra):
             other = Scrubber(extra)
             text = other.scrub(text)
         with self._lock:
-            ordered, slices = self._ordered, self._slices
-        for secret in ordered:
-            if secret in text:
-                text = text.replace(secret, REDACTED)
-        if not slices:
+            whole, any_slice, slices = self._whole, self._any_slice, self._slices
+        if whole is None:
+            return text
+        text = whole.sub(REDACTED, text)
+        if any_slice is None or any_slice.search(text) is None:
             return text
 
         def token(match: re.Match[str]) -> str:
@@ -182,7 +193,10 @@ class Scrubber:
         return _TOKEN.sub(token, text)
 
     def scrub_data(self, value: Any) -> Any:
-        """A copy of ``value`` (dicts, lists, tuples, strings) with every string scrubbed."""
+        """A copy of ``value`` (dicts, lists, tuples, strings) with every string scrubbed
+        (``value`` itself while no secret is known)."""
+        if self._whole is None:
+            return value  # no secret known: nothing to remove (and nothing copied)
         if isinstance(value, str):
             return self.scrub(value)
         if isinstance(value, Mapping):

@@ -98,3 +98,22 @@ def test_a_wrong_typed_secret_value_is_never_echoed(tmp_path: Path, key: str) ->
     text = str(caught.value)
     assert f"providers.corp.{key}" in text
     assert not any(piece in text for piece in slices(secret)), text
+
+
+def test_the_precompiled_scrubber_removes_what_the_plain_one_did() -> None:
+    # The fast path (one regex for whole secrets, one search for any slice)
+    # must not let anything through that the token pass would catch.
+    other = "tok-0123abcdXYZW9876"
+    scrubber = Scrubber([KEY, other])
+    assert scrubber.scrub(f"a {KEY}{other} b") == f"a {REDACTED}{REDACTED} b"
+    for piece in (KEY[3:15], KEY[-9:], other[2:10]):
+        assert scrubber.scrub(f"echo: x{piece}y)") == f"echo: {REDACTED})"
+    plain = "def mean(values):\n    return sum(values) / len(values)\n"
+    assert scrubber.scrub(plain) == plain
+    assert scrubber.scrub_data({"lines": [plain, f"k={KEY}"], "n": 3}) == {
+        "lines": [plain, f"k={REDACTED}"], "n": 3}
+    # Registering later secrets recompiles: they are removed too.
+    late = "late-9876zyxwLKJH5432"
+    scrubber.add(late)
+    assert late not in scrubber.scrub(f"x {late} y")
+    assert Scrubber().scrub_data({"a": [KEY]}) == {"a": [KEY]}
