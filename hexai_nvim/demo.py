@@ -382,7 +382,7 @@ def play_ask(nvim: Any, out: Any, timeout: float) -> bool:
 
     def over() -> Any:
         st = nvim.exec_lua("return require('hexai.ask').state()")
-        if st and all(s["state"] not in ("waiting", "streaming") for s in st["sections"]):
+        if st and all(s["status"] not in ("pending", "streaming") for s in st["sections"]):
             return st
         return None
 
@@ -390,16 +390,17 @@ def play_ask(nvim: Any, out: Any, timeout: float) -> bool:
     print(f"  :HexaiAsk {QUESTION}", file=out)
     fastest = st.get("fastest")
     for i, sec in enumerate(st["sections"], start=1):
-        if sec.get("error"):
-            body = f"✗ {sec['error']['kind']}: {sec['error']['message']}"
+        if sec.get("error_kind"):
+            body = f"✗ {sec['error_kind']}: {sec.get('error_message', '')}"
         else:
             body = sec["text"].strip().split("\n")[0]
             body = body if len(body) <= 60 else body[:59] + "…"
         mark = "  ★ fastest" if fastest == i else ""
-        print(f"    [{sec['label']}] {sec['state']} · {sec['stats']}{mark}", file=out)
+        header = " · ".join(part for part in (sec["shown"], sec.get("stats")) if part)
+        print(f"    [{sec['label']}] {header}{mark}", file=out)
         print(f"      {body}", file=out)
-    states = [sec["state"] for sec in st["sections"]]
-    return states == ["done", "done", "error"]
+    states = [sec["status"] for sec in st["sections"]]
+    return states == ["ok", "ok", "error"]
 
 
 def play_code_action(nvim: Any, out: Any, timeout: float) -> bool:

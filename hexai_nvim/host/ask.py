@@ -9,16 +9,16 @@ RPC methods (Lua → host, all notifications):
 
 Host → Lua (``require('hexai.ask')``), in this order per ask:
 
-- ``on_begin(id, {prompt, entries = {{index, label, key}}, layout})``;
+- ``on_begin(id, {prompt, entries = {entry state}, layout})``: each entry's
+  :class:`~hexai_nvim.surfaces.entry_state.EntryState` (``status`` ``pending``);
 - ``on_update(id, index, update)`` any number of times, where ``update`` has
-  ``state`` (``waiting``, ``streaming``, ``done``, ``truncated``, ``error``,
-  ``cancelled``), maybe ``reset`` (drop the text so far: the server cut the
-  answer and it is asked again), maybe ``append`` (text to add), ``stats`` (one line) and
-  ``error`` (``kind``, ``message``) once the entry is over, with its
-  ``stop_reason`` (:class:`~hexai_nvim.providers.base.StopReason` value; the
-  stats line starts with it in words when the model did not simply finish)
-  and ``score`` (``ttft``, ``total``, ``rate``, ``stop``: the scoreboard's
-  figures, formatted);
+  ``status`` (the entry-state vocabulary: ``pending``, ``streaming``, ``ok``,
+  ``error`` (with ``truncated`` when text came before it), ``cancelled``),
+  maybe ``reset`` (drop the text so far: the server cut the answer and it is
+  asked again), maybe ``label`` (a fallback answers), maybe ``append`` (text
+  to add); the last update of an entry is its whole entry state
+  (:func:`final_update`: ``stats``, ``error_kind``/``error_message``/
+  ``error_status``, ``stop_reason`` and ``score``, the scoreboard's figures);
 - ``on_fastest(id, index)`` when an answered entry is the fastest so far
   (lowest total time of the entries that answered).
 
@@ -38,7 +38,8 @@ from typing import TYPE_CHECKING, Any
 
 from hexai_nvim.host.rpc import Payload, method, per_runtime
 from hexai_nvim.host.runtime import ERROR, WARN, Runtime
-from hexai_nvim.surfaces.format import format_result, score_figures
+from hexai_nvim.surfaces.entry_state import EntryState, result_state
+from hexai_nvim.surfaces.format import header_stats, score_figures
 
 # The engine (and with it the providers) and the prompt builders are imported
 # inside the handlers: Neovim waits while the host imports this module.
@@ -61,25 +62,13 @@ LUA_MODULE = "hexai.ask"
 
 
 def final_update(result: EntryResult) -> dict[str, Any]:
-    """The last update of an entry: its state, stats, scoreboard figures and error."""
-    update: dict[str, Any] = {"stats": format_result(result),
-                              "stop_reason": result.stop_reason.value,
-                              "score": score_figures(result)}
-    if result.fallback_of is not None:
-        update["label"] = result.label  # "primary → fallback (fallback)"
-    error = result.error
-    if error is None:
-        update["state"] = "done"
-        return update
-    if error.kind.value == "cancelled":
-        update["state"] = "cancelled"
-    elif result.truncated:
-        update["state"] = "truncated"
-    else:
-        update["state"] = "error"
-    update["error"] = {"kind": error.kind.value, "message": error.message,
-                       "status": error.status}
-    return update
+    """The last update of an entry: its entry state (the one every surface
+    sends, :func:`~hexai_nvim.surfaces.entry_state.result_state`) with the
+    header's stats line, the scoreboard's figures and the provider's whole
+    error message. Its ``text`` is empty: the view has it from the stream."""
+    state = result_state(result, stats=header_stats(result), full_error=True)
+    state.score = score_figures(result)
+    return state.to_lua()
 
 
 # ---------------------------------------------------------------------------
@@ -289,7 +278,8 @@ def start(rt: Runtime, prompt: str, context: AskContext | None) -> int | None:
         "prompt": prompt,
         "layout": layout if isinstance(layout, str) else "auto",
         "entries": [
-            {"index": i, "label": e.label, "key": e.key} for i, e in enumerate(entries)
+            EntryState(index=i, label=e.label, key=e.key).to_lua()
+            for i, e in enumerate(entries)
         ],
     })
 
@@ -319,7 +309,7 @@ async def run_ask(rt: Runtime, run: AskRun, make_fan: Callable[[], FanOut]) -> N
     def send(index: int, update: dict[str, Any]) -> None:
         rt.lua(LUA_MODULE, "on_update", run.id, index, update)
 
-    batcher = StreamBatcher(lambda i, text: send(i, {"state": "streaming", "append": text}))
+    batcher = StreamBatcher(lambda i, text: send(i, {"status": "streaming", "append": text}))
     fastest = FastestAnswer()
     fan = make_fan()
     run.fan = fan
@@ -328,15 +318,16 @@ async def run_ask(rt: Runtime, run: AskRun, make_fan: Callable[[], FanOut]) -> N
             if isinstance(event, ChunkEvent):
                 batcher.add(event.index, event.text)
             elif isinstance(event, StartEvent):
-                send(event.index, {"state": "waiting", "started": True})
+                send(event.index, {"status": "pending", "started": True})
             elif isinstance(event, RestartEvent):
                 batcher.drop(event.index)
-                send(event.index, {"state": "waiting", "reset": True})
+                send(event.index, {"status": "pending", "reset": True})
             elif isinstance(event, FallbackEvent):
                 # The primary failed before any text: the slot now waits for
                 # its fallback, and its header says so.
                 batcher.drop(event.index)
-                send(event.index, {"state": "waiting", "reset": True, "label": event.label})
+                send(event.index, {"status": "pending", "reset": True,
+                                   "label": event.label})
             elif isinstance(event, (DoneEvent, ErrorEvent)):
                 batcher.flush(event.index)
                 run.finished.add(event.index)

@@ -9,9 +9,12 @@ RPC methods (Lua → host):
 - ``code_action.cancel`` (notification): stop the running action.
 
 Host → Lua (``require('hexai.code_action')``): ``on_started(id, {label,
-title})`` then ``on_result(id, result)`` where ``result`` is ``{ok = true,
-text, label, title, stats}`` (``text`` is the replacement, fences removed) or
-``{ok = false, label, title, error = {kind, message}}``.
+title})`` then ``on_result(id, result)`` where ``result`` is the entry's
+state, the one every surface sends
+(:class:`~hexai_nvim.surfaces.entry_state.EntryState`), and the action's
+``title``: ``status`` ``ok`` with ``text`` (the replacement, fences removed)
+and ``stats``; ``empty`` (the model answered with no code), ``error`` or
+``cancelled`` with ``error_kind`` and ``error_message``.
 
 Like hexai, only the first ``code_action`` entry is used; when the config
 lists more, hexai's warning is shown once per session (the config loader
@@ -23,11 +26,15 @@ from __future__ import annotations
 
 import asyncio
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from hexai_nvim.host.rpc import Payload, method, per_runtime
 from hexai_nvim.host.runtime import ERROR, WARN, Runtime
+from hexai_nvim.surfaces.entry_state import EntryState, result_state
 from hexai_nvim.surfaces.format import format_result
+
+if TYPE_CHECKING:
+    from hexai_nvim.engine import EntryResult
 
 # hexai_nvim.surfaces.code_action (and the providers it imports) is imported
 # inside the handlers: Neovim waits while the host imports this module.
@@ -61,6 +68,25 @@ def warn_extra_entries(rt: Runtime) -> None:
     if extra:
         warning = extra_entries_warning(extra)
         rt.notify(f"hexai: {warning}", WARN, once=f"warn:{warning}")
+
+
+def result_payload(result: EntryResult, text: str, title: str) -> dict[str, Any]:
+    """What Lua is told about a finished action: the entry state of ``result``
+    (``text`` the cleaned answer; ``empty`` when it holds no code) and the title."""
+    state = result_state(result, text=text, stats=format_result(result), full_error=True)
+    if state.status == "ok" and not text.strip():
+        state.status = "empty"
+        state.error_kind = "bad_response"
+        state.error_message = "the model answered with no code"
+    return {**state.to_lua(), "title": title}
+
+
+def cancelled_payload(label: str, key: str, title: str) -> dict[str, Any]:
+    """What Lua is told about an action stopped before its answer."""
+    state = EntryState(index=0, label=label, key=key, status="cancelled",
+                       error_kind="cancelled", error_message="cancelled",
+                       stop_reason="cancelled")
+    return {**state.to_lua(), "title": title}
 
 
 @method("code_action.list")
@@ -130,27 +156,11 @@ def run_action(rt: Runtime, payload: Payload) -> bool:
         try:
             (result,) = await fan.wait()
         except asyncio.CancelledError:
-            rt.lua(LUA_MODULE, "on_result", request_id, {
-                **described, "ok": False,
-                "error": {"kind": "cancelled", "message": "cancelled"},
-            })
+            rt.lua(LUA_MODULE, "on_result", request_id,
+                   cancelled_payload(entry.label, entry.key, action.title))
             raise
-        if result.error is not None:
-            rt.lua(LUA_MODULE, "on_result", request_id, {
-                **described, "ok": False, "stats": format_result(result),
-                "error": {"kind": result.error.kind.value, "message": result.error.message},
-            })
-            return
-        text = clean_answer(result.text)
-        if not text.strip():
-            rt.lua(LUA_MODULE, "on_result", request_id, {
-                **described, "ok": False,
-                "error": {"kind": "bad_response", "message": "the model answered with no code"},
-            })
-            return
-        rt.lua(LUA_MODULE, "on_result", request_id, {
-            **described, "ok": True, "text": text, "stats": format_result(result),
-        })
+        text = clean_answer(result.text) if result.error is None else ""
+        rt.lua(LUA_MODULE, "on_result", request_id, result_payload(result, text, action.title))
 
     state.task = rt.spawn(go(), what="code action")
     return True

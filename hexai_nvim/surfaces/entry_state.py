@@ -16,6 +16,12 @@ What a caller may rely on:
 - ``stop_reason`` says how the answer ended (:data:`STOP_REASONS`, the
   engine's ``StopReason``); ``stop`` says it in words unless the model simply
   finished ("cut at 16 tokens (token limit)"), and ``stats`` carries it too.
+- ``score`` (ask only): the scoreboard's figures (``ttft``, ``total``,
+  ``rate``, ``stop``), formatted.
+- Every surface builds its entry payload here: completion and its menus from
+  :class:`EntryState`, the ask view and code actions with
+  :func:`result_state` (a surface adds its own context next to it, e.g. a code
+  action's ``title``, never a second word for the state).
 - No heavy imports: the host imports this module while Neovim waits.
 """
 
@@ -58,6 +64,8 @@ class EntryState:
     #: finished, the same in words ("cut at 16 tokens (token limit)").
     stop_reason: str | None = None
     stop: str | None = None
+    #: The scoreboard's figures (the ask view), formatted.
+    score: dict[str, str | None] | None = None
 
     def finish(self, result: EntryResult, ms: int) -> None:
         """Fold an entry's final result in (``text`` is left to the surface on success)."""
@@ -105,13 +113,34 @@ class EntryState:
             "truncated": self.truncated,
         }
         for name in ("ms", "ttft_ms", "output_tokens", "tokens_per_s", "error_kind",
-                     "error_message", "error_status", "stop_reason", "stop"):
+                     "error_message", "error_status", "stop_reason", "stop", "score"):
             value = getattr(self, name)
             if value is not None:
                 data[name] = value
         if self.tokens_estimated:
             data["tokens_estimated"] = True
         return data
+
+
+def result_state(result: EntryResult, *, text: str = "", stats: str | None = None,
+                 full_error: bool = False) -> EntryState:
+    """The entry state of a finished ``result`` (ask view, code actions).
+
+    ``text`` is what the surface shows (the ask view streamed it already and
+    sends none); ``stats`` replaces the short completion line (``140 ms``);
+    ``full_error`` keeps the whole provider message (shown in a block or a
+    notification) instead of its first line.
+    """
+    primary = result.fallback_of or result.entry
+    state = EntryState(index=result.index, label=primary.label, key=primary.key)
+    total = result.stats.total_ms
+    state.finish(result, 0 if total is None else int(total))
+    state.text = text
+    if stats is not None:
+        state.stats = stats
+    if full_error and result.error is not None:
+        state.error_message = result.error.message
+    return state
 
 
 def stop_reason_of(result: EntryResult) -> str:

@@ -95,6 +95,22 @@ def format_result(result: EntryResult) -> str:
     return " · ".join(part for part in parts if part)
 
 
+#: Stop words that say no more than an ended entry's state ("error (auth)",
+#: "cancelled"): a header next to that state leaves them out.
+BARE_STOP_WORDS = frozenset({"failed", "timed out", "cancelled"})
+
+
+def header_stats(result: EntryResult) -> str:
+    """:func:`format_result` for a line that shows the entry's state already:
+    one word for how it ended ("error (config)", not "error (config) ·
+    failed"); stop words that add a token count stay ("failed after 12 tokens")."""
+    stop = stop_words(result)
+    if stop in BARE_STOP_WORDS:
+        stop = ""
+    parts = (fallback_words(result), stop, format_stats(result.stats))
+    return " · ".join(part for part in parts if part)
+
+
 def score_figures(result: EntryResult) -> dict[str, str | None]:
     """The scoreboard's figures: ``ttft``, ``total``, ``rate`` (None when unknown)
     and ``stop`` (:func:`stop_words`, None for an answer the model finished).

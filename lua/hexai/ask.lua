@@ -233,7 +233,7 @@ function M.status()
   if not H.current then return '' end
   local running = 0
   for _, sec in ipairs(H.current.sections) do
-    if sec.state == 'waiting' or sec.state == 'streaming' then running = running + 1 end
+    if sec.status == 'pending' or sec.status == 'streaming' then running = running + 1 end
   end
   if running == 0 then return '' end
   return ('ask: %d/%d running'):format(running, #H.current.sections)
@@ -246,11 +246,15 @@ function M.state()
   for i, sec in ipairs(H.current.sections) do
     out.sections[i] = {
       label = sec.label,
-      state = sec.state,
+      status = sec.status,
+      shown = view.state_label(sec),
+      truncated = sec.truncated,
       text = table.concat(sec.lines, '\n'),
       stats = sec.stats,
       score = sec.score,
-      error = sec.error,
+      error_kind = sec.error_kind,
+      error_message = sec.error_message,
+      stop_reason = sec.stop_reason,
       updates = sec.updates,
     }
   end
@@ -264,7 +268,8 @@ end
 function M.on_begin(id, info)
   local sections = {}
   for i, e in ipairs(info.entries or {}) do
-    sections[i] = { label = e.label, key = e.key, state = 'waiting', lines = { '' }, updates = 0 }
+    -- `e` is the entry's state (hexai_nvim/surfaces/entry_state.py).
+    sections[i] = { label = e.label, key = e.key, status = e.status or 'pending', lines = { '' }, updates = 0 }
   end
   local source = H.pending_source or (H.current and H.current.source) or H.source(nil)
   H.pending_source = nil
@@ -297,10 +302,13 @@ function M.on_update(id, index, update)
   if not sec then return end
   sec.updates = sec.updates + 1
   local header_changed = false
-  if update.state and update.state ~= sec.state then
-    sec.state = update.state
+  -- `update` is the entry's state, or part of it while it runs.
+  if update.status and update.status ~= sec.status then
+    sec.status = update.status
     header_changed = true
   end
+  if update.truncated ~= nil then sec.truncated = update.truncated end
+  if update.stop_reason then sec.stop_reason = update.stop_reason end
   if update.stats then
     sec.stats = update.stats
     header_changed = true
@@ -317,13 +325,15 @@ function M.on_update(id, index, update)
     view.render_section(i)
   end
   if update.append then view.append(i, update.append) end
-  if update.error and update.error ~= vim.NIL then
-    sec.error = update.error
+  if update.error_kind then
+    sec.error_kind = update.error_kind
+    sec.error_message = update.error_message
+    sec.error_status = update.error_status
     view.render_section(i)
   elseif header_changed then
     view.render_header(i)
   end
-  if update.state and update.state ~= 'waiting' and update.state ~= 'streaming' then
+  if update.status and update.status ~= 'pending' and update.status ~= 'streaming' then
     vim.api.nvim_exec_autocmds('User', { pattern = 'HexaiAskDone', modeline = false, data = { index = i } })
   end
 end
@@ -373,7 +383,7 @@ end
 
 --- An entry that answered: it ended and has text (a truncated answer counts).
 function H.answered(sec)
-  return (sec.state == 'done' or sec.state == 'truncated')
+  return (sec.status == 'ok' or (sec.status == 'error' and sec.truncated))
     and table.concat(sec.lines, '\n'):match('%S') ~= nil
 end
 

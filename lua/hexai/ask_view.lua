@@ -1,8 +1,11 @@
 --- hexai.ask_view: draws the results of :HexaiAsk (no decisions, no RPC).
 ---
 --- The model is a list of sections, one per entry, owned by `hexai.ask`:
----   { label, state, lines = { 'text', ... }, stats = '...', error = { kind, message },
----     score = { ttft, total, rate, stop } }
+---   { label, status, truncated, lines = { 'text', ... }, stats = '...', error_kind,
+---     error_message, error_status, score = { ttft, total, rate, stop } }
+--- `status` and the error fields are the host's entry state
+--- (hexai_nvim/surfaces/entry_state.py), the one vocabulary of every surface:
+--- `pending`, `streaming`, `ok`, `empty`, `error`, `cancelled`.
 --- `lines` is the streamed text split at newlines (the last line may still grow);
 --- `score` holds the figures of an entry that is over, formatted by the host.
 ---
@@ -37,20 +40,21 @@ M.ns = vim.api.nvim_create_namespace('hexai_ask')
 --- `score_win`, `fastest` (section number), `opts` (height, focus, on_buffer ...).
 H.view = { sections = {}, layout = 'stacked', col_bufs = {}, wins = {}, prompt = '' }
 
-H.state_text = {
-  waiting = 'waiting…',
+--- The word shown for an entry's status (an error after some text reads `truncated`).
+H.status_text = {
+  pending = 'waiting…',
   streaming = 'streaming…',
-  done = 'done',
-  truncated = 'truncated',
+  ok = 'done',
+  empty = 'empty',
   error = 'error',
   cancelled = 'cancelled',
 }
 
-H.state_hl = {
-  waiting = 'HexaiPending',
+H.status_hl = {
+  pending = 'HexaiPending',
   streaming = 'HexaiPending',
-  done = 'HexaiAskDone',
-  truncated = 'HexaiError',
+  ok = 'HexaiAskDone',
+  empty = 'HexaiError',
   error = 'HexaiError',
   cancelled = 'HexaiPending',
 }
@@ -154,7 +158,7 @@ function M.append(i, text)
   lines[old_n] = lines[old_n] .. parts[1]
   for j = 2, #parts do lines[#lines + 1] = parts[j] end
   local buf, top = H.target(i)
-  if not buf or sec.error then
+  if not buf or sec.error_kind then
     -- An error block follows the text: redraw the section as a whole.
     if buf then M.render_section(i) end
     return
@@ -300,16 +304,23 @@ end
 
 --- The state as shown: `error (auth)`, `truncated (timeout)`, `done` ...
 function H.state_label(sec)
-  local text = H.state_text[sec.state] or sec.state
-  local kind = sec.error and sec.error.kind
-  if kind and kind ~= vim.NIL and kind ~= sec.state then text = text .. ' (' .. kind .. ')' end
+  local text = (sec.status == 'error' and sec.truncated) and 'truncated'
+    or H.status_text[sec.status] or sec.status
+  local kind = sec.error_kind
+  if kind and kind ~= text then text = text .. ' (' .. kind .. ')' end
   return text
 end
+
+--- The state word of a section as the view draws it (`done`, `error (auth)` ...).
+function M.state_label(sec) return H.state_label(sec) end
+
+--- Still running: asked and not over.
+function H.running(sec) return sec.status == 'pending' or sec.status == 'streaming' end
 
 --- The header line of a section, cut to the width of the window showing `buf`.
 function H.header(sec, buf)
   local parts = { '## ' .. sec.label, H.state_label(sec) }
-  if sec.stats and sec.stats ~= '' and sec.state ~= 'waiting' and sec.state ~= 'streaming' then
+  if sec.stats and sec.stats ~= '' and not H.running(sec) then
     table.insert(parts, sec.stats)
   end
   return H.clip(table.concat(parts, H.SEP), H.text_width(buf))
@@ -328,16 +339,16 @@ end
 
 --- The error block under the text: the provider's message, line by line.
 function H.error_lines(sec)
-  if not sec.error then return {} end
+  if not sec.error_kind then return {} end
   local message = H.error_message(sec)
-  local lines = vim.split(('✗ %s: %s'):format(sec.error.kind or 'error', message), '\n', { plain = true })
+  local lines = vim.split(('✗ %s: %s'):format(sec.error_kind, message), '\n', { plain = true })
   return lines
 end
 
 function H.error_message(sec)
-  local message = sec.error.message or ''
-  if sec.error.status and sec.error.status ~= vim.NIL then
-    message = 'HTTP ' .. tostring(sec.error.status) .. ': ' .. message
+  local message = sec.error_message or ''
+  if sec.error_status then
+    message = 'HTTP ' .. tostring(sec.error_status) .. ': ' .. message
   end
   return message
 end
@@ -399,9 +410,9 @@ function H.decorate(i)
   H.mark(buf, top, math.min(3, n), label_end, 'HexaiLabel')
   local state_start = math.min(label_end + #H.SEP, n)
   local state_end = header:find(H.SEP, state_start + 1, true)
-  H.mark(buf, top, state_start, (state_end and state_end - 1) or n, H.state_hl[sec.state] or 'HexaiPending')
+  H.mark(buf, top, state_start, (state_end and state_end - 1) or n, H.status_hl[sec.status] or 'HexaiPending')
   if state_end then H.mark(buf, top, state_end + #H.SEP - 1, n, 'HexaiAskStats') end
-  if sec.error then
+  if sec.error_kind then
     local errs = H.error_lines(sec)
     local last = top + sec.rows
     for row = last - #errs + 1, last do
@@ -426,13 +437,13 @@ function H.render_scoreboard()
       return (value and value ~= vim.NIL) and (prefix .. value) or ''
     end
     local row = { tostring(i), sec.label, H.state_label(sec), '', '', '' }
-    if sec.state == 'error' and sec.error then
+    local is_error = sec.status == 'error' and not sec.truncated
+    if is_error and sec.error_kind then
       row[4] = H.error_message(sec):gsub('\n.*', ' …')
-    elseif sec.state ~= 'waiting' and sec.state ~= 'streaming' then
+    elseif not H.running(sec) then
       row[4], row[5], row[6] = figure('ttft', 'ttft '), figure('total', 'total '), figure('rate', '')
     end
     cells[i] = row
-    local is_error = sec.state == 'error'
     for c = 1, 6 do
       if not (is_error and c >= 3) then widths[c] = math.max(widths[c], width(row[c])) end
     end
@@ -452,16 +463,16 @@ function H.render_scoreboard()
     add(v.fastest == i and '★' or ' ', 'HexaiAskDone')
     text = text .. ' '
     add(row[2], 'HexaiLabel', widths[2])
-    if sec.state == 'error' then
-      add(row[3], H.state_hl[sec.state], row[4] ~= '' and 0 or nil)
+    if sec.status == 'error' and not sec.truncated then
+      add(row[3], H.status_hl[sec.status], row[4] ~= '' and 0 or nil)
       add(row[4], 'HexaiError')
     else
-      add(row[3], H.state_hl[sec.state] or 'HexaiPending', widths[3])
+      add(row[3], H.status_hl[sec.status] or 'HexaiPending', widths[3])
       add(row[4], 'HexaiAskStats', widths[4])
       add(row[5], 'HexaiAskStats', widths[5])
       add(row[6], 'HexaiAskStats', widths[6])
       local stop = type(sec.score) == 'table' and sec.score.stop
-      if stop and stop ~= vim.NIL and sec.state ~= 'cancelled' then add(stop, 'HexaiError') end
+      if stop and stop ~= vim.NIL and sec.status ~= 'cancelled' then add(stop, 'HexaiError') end
     end
     lines[i] = (text:gsub('%s+$', ''))
     marks[i] = spans

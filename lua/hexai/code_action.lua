@@ -154,12 +154,14 @@ function M.on_result(id, result)
   local p = H.pending
   if not p or p.id ~= id then return end
   p.running = false
-  if not result.ok then
+  -- `result` is the entry's state (hexai_nvim/surfaces/entry_state.py) and the title.
+  if result.status ~= 'ok' then
     H.pending = nil
-    local e = result.error or {}
+    local function field(name) return result[name] ~= vim.NIL and result[name] or nil end
     vim.notify(
-      ('hexai: %s failed (%s): %s: %s'):format(p.title, result.label or '?', e.kind or 'error', e.message or ''),
-      e.kind == 'cancelled' and vim.log.levels.WARN or vim.log.levels.ERROR
+      ('hexai: %s failed (%s): %s: %s'):format(
+        p.title, field('label') or '?', field('error_kind') or 'error', field('error_message') or ''),
+      result.status == 'cancelled' and vim.log.levels.WARN or vim.log.levels.ERROR
     )
     return
   end

@@ -28,7 +28,7 @@ def stack_lines(nvim: NvimSession) -> list[str]:
 
 def finished(nvim: NvimSession) -> bool:
     st = state(nvim)
-    return bool(st) and all(s["state"] not in ("waiting", "streaming") for s in st["sections"])
+    return bool(st) and all(s["status"] not in ("pending", "streaming") for s in st["sections"])
 
 
 def test_two_entries_stream_side_by_side_fast_first_then_both_with_stats(
@@ -45,8 +45,8 @@ def test_two_entries_stream_side_by_side_fast_first_then_both_with_stats(
         if not st:
             return None
         fast, slow = st["sections"]
-        if fast["state"] == "done":
-            assert slow["state"] in ("waiting", "streaming"), "the slow entry finished too soon"
+        if fast["status"] == "ok":
+            assert slow["status"] in ("pending", "streaming"), "the slow entry finished too soon"
             return st
         return None
 
@@ -60,7 +60,7 @@ def test_two_entries_stream_side_by_side_fast_first_then_both_with_stats(
 
     nvim.wait_for(lambda: finished(nvim), timeout=15, what="both answers")
     st = state(nvim)
-    assert [s["state"] for s in st["sections"]] == ["done", "done"]
+    assert [s["status"] for s in st["sections"]] == ["ok", "ok"]
     lines = stack_lines(nvim)
     headers = [line for line in lines if line.startswith("## ")]
     assert [h.split(" · ")[0] for h in headers] == ["## quick", "## careful"]
@@ -95,8 +95,8 @@ def test_a_failing_entry_shows_its_labelled_error_and_the_other_completes(
     nvim.nvim.command("HexaiAsk anything")
     nvim.wait_for(lambda: finished(nvim), timeout=15, what="answers")
     good, broken = state(nvim)["sections"]
-    assert good["state"] == "done" and good["text"].strip()
-    assert broken["state"] == "error" and broken["error"]["kind"] == "auth"
+    assert good["status"] == "ok" and good["text"].strip()
+    assert broken["status"] == "error" and broken["error_kind"] == "auth"
     lines = stack_lines(nvim)
     header = next(line for line in lines if line.startswith("## broken"))
     assert header.startswith("## broken · error (auth)")
@@ -133,7 +133,7 @@ def test_cancel_stops_a_running_entry_and_retry_runs_again(nvim: NvimSession, si
     nvim.wait_for(lambda: sim.state.requests_for(model), timeout=15, what="request sent")
     nvim.nvim.command("HexaiCancel")
     nvim.wait_for(lambda: finished(nvim), timeout=10, what="cancelled")
-    assert state(nvim)["sections"][0]["state"] == "cancelled"
+    assert state(nvim)["sections"][0]["status"] == "cancelled"
     nvim.wait_for(lambda: sim.state.requests_for(model)[-1].disconnected, timeout=10,
                   what="the simulator saw the disconnect")
     first_id = state(nvim)["id"]

@@ -33,7 +33,7 @@ def state(nvim: NvimSession) -> Any:
 
 def finished(nvim: NvimSession) -> bool:
     st = state(nvim)
-    return bool(st) and all(s["state"] not in ("waiting", "streaming") for s in st["sections"])
+    return bool(st) and all(s["status"] not in ("pending", "streaming") for s in st["sections"])
 
 
 @pytest.fixture
@@ -70,7 +70,7 @@ def row_with(screen: list[str], *words: str) -> str | None:
 
 def test_three_entries_at_80x24_show_every_label_state_and_the_fastest(ui: NvimSession) -> None:
     st = ask(ui)
-    assert [s["state"] for s in st["sections"]] == ["done", "done", "error"]
+    assert [s["status"] for s in st["sections"]] == ["ok", "ok", "error"]
     assert st["view"]["layout"] == "stacked"  # 3 x 60 cells do not fit in 80
     assert len(st["sections"][1]["text"].splitlines()) > 40  # the long answer
     screen = ui.screen()

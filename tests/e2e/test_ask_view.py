@@ -90,15 +90,15 @@ def test_stacked_sections_stream_and_end_with_stats(ui: NvimSession) -> None:
     begin(ui)
     lines = view_lines(ui)
     assert lines[0] == "## fast · waiting…" and "## slow · waiting…" in lines
-    update(ui, 0, {"state": "streaming", "append": "Hello"})
-    update(ui, 0, {"state": "streaming", "append": " world\nsecond line"})
-    update(ui, 1, {"state": "streaming", "append": "Slow one"})
+    update(ui, 0, {"status": "streaming", "append": "Hello"})
+    update(ui, 0, {"status": "streaming", "append": " world\nsecond line"})
+    update(ui, 1, {"status": "streaming", "append": "Slow one"})
     lines = view_lines(ui)
     assert lines[:4] == ["## fast · streaming…", "Hello world", "second line", ""]
     assert lines[4:6] == ["## slow · streaming…", "Slow one"]
-    update(ui, 0, {"state": "done", "stats": "ttft 5 ms · total 9 ms"})
-    update(ui, 1, {"state": "error", "stats": "total 3 ms",
-                   "error": {"kind": "auth", "message": "bad key", "status": 401}})
+    update(ui, 0, {"status": "ok", "stats": "ttft 5 ms · total 9 ms"})
+    update(ui, 1, {"status": "error", "stats": "total 3 ms",
+                   "error_kind": "auth", "error_message": "bad key", "error_status": 401})
     lines = view_lines(ui)
     assert lines[0] == "## fast · done · ttft 5 ms · total 9 ms"
     assert lines[4] == "## slow · error (auth) · total 3 ms"
@@ -112,7 +112,7 @@ def test_stacked_sections_stream_and_end_with_stats(ui: NvimSession) -> None:
 
 def test_columns_layout_gives_one_window_per_entry_and_switches_back(ui: NvimSession) -> None:
     begin(ui, layout="columns")
-    update(ui, 1, {"state": "streaming", "append": "B text"})
+    update(ui, 1, {"status": "streaming", "append": "B text"})
     info = ui.lua("return require('hexai.ask').state().view")
     assert info["layout"] == "columns" and len(info["wins"]) == 2
     bufs = [ui.lua("return vim.api.nvim_win_get_buf(...)", w) for w in info["wins"]]
@@ -132,8 +132,8 @@ def test_yank_and_insert_the_answer_under_the_cursor(ui: NvimSession) -> None:
     source = ui.nvim.current.buffer.number
     ui.nvim.command("2,2HexaiAsk rewrite")
     begin(ui)
-    update(ui, 0, {"state": "done", "append": "A answer"})
-    update(ui, 1, {"state": "done", "append": "B answer\n```python\ncode()\n```"})
+    update(ui, 0, {"status": "ok", "append": "A answer"})
+    update(ui, 1, {"status": "ok", "append": "B answer\n```python\ncode()\n```"})
     ui.lua("vim.api.nvim_win_set_cursor(0, {6, 0})")  # inside the slow section
     ui.feed("y")
     ui.wait_for(lambda: "B answer" in ui.lua("return vim.fn.getreg('\"')"))
@@ -149,8 +149,8 @@ def test_yank_and_insert_the_answer_under_the_cursor(ui: NvimSession) -> None:
 
 def test_diff_opens_two_answers_in_diff_mode(ui: NvimSession) -> None:
     begin(ui)
-    update(ui, 0, {"state": "done", "append": "same\nA"})
-    update(ui, 1, {"state": "done", "append": "same\nB"})
+    update(ui, 0, {"status": "ok", "append": "same\nA"})
+    update(ui, 1, {"status": "ok", "append": "same\nB"})
     ui.nvim.command("HexaiAskDiff 1 slow")
     wins = ui.lua("return vim.api.nvim_tabpage_list_wins(0)")
     assert len(wins) == 2
@@ -199,7 +199,7 @@ def test_code_action_previews_then_applies_as_one_undo_step(ui: NvimSession) -> 
     assert payload["action"] == "simplify"
     assert payload["selection"] == "def add(a, b):\n    return a + b"
     ui.lua("require('hexai.code_action').on_result(...)", payload["id"], {
-        "ok": True, "label": "sim:first", "title": "Simplify and improve",
+        "status": "ok", "label": "sim:first", "title": "Simplify and improve",
         "text": "def add(a, b):\n    return b + a", "stats": "total 5 ms"})
     preview = ui.lua("return require('hexai.code_action').state().preview")
     assert "-    return a + b" in preview["lines"] and "+    return b + a" in preview["lines"]
@@ -220,7 +220,7 @@ def test_code_action_is_refused_when_the_lines_changed(ui: NvimSession) -> None:
     (payload,) = sent(ui, "code_action.run")
     ui.nvim.current.buffer[0] = "def add(x, y):"
     ui.lua("require('hexai.code_action').on_result(...)", payload["id"], {
-        "ok": True, "label": "e", "title": "Document code", "text": "# doc\ndef add(a, b):"})
+        "status": "ok", "label": "e", "title": "Document code", "text": "# doc\ndef add(a, b):"})
     assert ui.lua("return require('hexai.code_action').apply()") is False
     assert ui.nvim.current.buffer[0] == "def add(x, y):"
     assert "changed since" in ui.messages()
@@ -256,8 +256,8 @@ def test_diff_offers_only_answered_entries_and_the_second_list_keeps_the_numbers
     ui.lua("require('hexai.ask').on_begin(1, {prompt = 'q', layout = 'stacked', entries = ...})",
            FOUR)
     for i in range(3):
-        update(ui, i, {"state": "done", "append": f"answer {i}"})
-    update(ui, 3, {"state": "error", "error": {"kind": "auth", "message": "no"}})
+        update(ui, i, {"status": "ok", "append": f"answer {i}"})
+    update(ui, 3, {"status": "error", "error_kind": "auth", "error_message": "no"})
     ui.lua("_G.lists = {}\n"
            "vim.ui.select = function(items, opts, cb)\n"
            "  local shown = {}\n"
@@ -274,8 +274,9 @@ def test_diff_offers_only_answered_entries_and_the_second_list_keeps_the_numbers
 
 def test_diff_with_fewer_than_two_answers_says_so(ui: NvimSession) -> None:
     begin(ui)
-    update(ui, 0, {"state": "done", "append": "only one"})
-    update(ui, 1, {"state": "cancelled", "error": {"kind": "cancelled", "message": "stop"}})
+    update(ui, 0, {"status": "ok", "append": "only one"})
+    update(ui, 1, {"status": "cancelled", "error_kind": "cancelled",
+                   "error_message": "stop"})
     ui.nvim.command("HexaiAskDiff")
     assert "needs two answered entries (1 answered)" in ui.messages()
     assert len(ui.lua("return vim.api.nvim_list_tabpages()")) == 1
@@ -310,10 +311,10 @@ def test_asking_again_from_the_view_keeps_the_buffer_the_answers_go_to(ui: NvimS
     source = ui.nvim.current.buffer.number
     ui.nvim.command("HexaiAsk first")
     begin(ui)
-    update(ui, 0, {"state": "done", "append": "A answer"})
+    update(ui, 0, {"status": "ok", "append": "A answer"})
     ui.nvim.command("HexaiAsk again")  # the cursor is in the view now
     begin(ui, run_id=2)
-    update(ui, 0, {"state": "done", "append": "second answer"}, run_id=2)
+    update(ui, 0, {"status": "ok", "append": "second answer"}, run_id=2)
     ui.lua("require('hexai.ask_view').focus_section(1)")
     ui.feed("p")
     ui.wait_for(lambda: "second answer" in ui.lua(

@@ -105,12 +105,12 @@ def test_hexai_ask_in_the_demo_shows_three_sections_one_with_a_labelled_error(
 
     def over() -> Any:
         st = nvim.exec_lua("return require('hexai.ask').state()")
-        return st if st and all(s["state"] not in ("waiting", "streaming")
+        return st if st and all(s["status"] not in ("pending", "streaming")
                                 for s in st["sections"]) else None
 
     st = wait(over, 30)
     assert [s["label"] for s in st["sections"]] == [LOCAL_LABEL, CLOUD_LABEL, CLAUDE_LABEL]
-    assert [s["state"] for s in st["sections"]] == ["done", "done", "error"]
+    assert [s["status"] for s in st["sections"]] == ["ok", "ok", "error"]
     rows = screen(nvim)
     text = "\n".join(rows)
     for label in (LOCAL_LABEL, CLOUD_LABEL):

@@ -229,7 +229,7 @@ def ask_and_wait(nvim: Any) -> None:
     wait_for(lambda: nvim.exec_lua("return vim.fn.exists(':HexaiAsk')") == 2, 300,
              ":HexaiAsk (lazy.nvim loads the plugin at VeryLazy)")
     nvim.command("HexaiAsk say hello")
-    section = wait_for(lambda: (s := nvim.exec_lua(ASK_STATE)) and s["state"] == "done" and s,
+    section = wait_for(lambda: (s := nvim.exec_lua(ASK_STATE)) and s["status"] == "ok" and s,
                        30, "the answer from the simulator")
     assert section["text"].strip()
     messages = nvim.exec_lua("return vim.api.nvim_exec2('messages', {output=true}).output")

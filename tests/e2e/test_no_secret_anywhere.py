@@ -143,7 +143,7 @@ def test_no_secret_on_any_channel(tmp_path: Path, manifest: Path, echo: EchoServ
 
         def ask_done() -> Any:
             st = nvim.lua("return require('hexai.ask').state()")
-            return st and all(s["state"] not in ("waiting", "streaming") for s in st["sections"])
+            return st and all(s["status"] not in ("pending", "streaming") for s in st["sections"])
 
         nvim.wait_for(ask_done, timeout=30, what="the ask entries")
         channels["ask view"] = "\n".join(nvim.lua(

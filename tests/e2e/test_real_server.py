@@ -41,13 +41,13 @@ def test_hexai_ask_streams_both_sections_from_the_real_server(
 
     def finished() -> Any:
         st = ask_state(nvim)
-        if st and all(s["state"] not in ("waiting", "streaming") for s in st["sections"]):
+        if st and all(s["status"] not in ("pending", "streaming") for s in st["sections"]):
             return st
         return None
 
     st = nvim.wait_for(finished, timeout=120, what="both answers")
     sections = st["sections"]
-    assert [s["state"] for s in sections] == ["done", "done"], sections
+    assert [s["status"] for s in sections] == ["ok", "ok"], sections
     assert all(s["text"].strip() for s in sections)
     assert sections[0]["text"] == sections[1]["text"]  # temperature 0, same server
     assert max(s["updates"] for s in sections) >= 3  # streamed, not painted at the end

@@ -52,8 +52,8 @@ label = "other"
     nvim.wait_for(lambda: finished(nvim), timeout=15, what="both answers")
     main, other = state(nvim)["sections"]
     assert main["label"] == "main → local:rs-backup (fallback)"
-    assert main["state"] == "done" and main["text"].strip()
-    assert other["state"] == "done"
+    assert main["status"] == "ok" and main["text"].strip()
+    assert other["status"] == "ok"
     headers = [line for line in stack_lines(nvim) if line.startswith("## ")]
     assert headers[0].startswith("## main → local:rs-backup (fallback) · done")
     assert "fallback after server" in headers[0]

@@ -63,7 +63,7 @@ def run_surfaces(nvim: NvimSession, root: Path) -> str:
 
     def ask_done() -> Any:
         st = nvim.lua("return require('hexai.ask').state()")
-        return st and all(s["state"] not in ("waiting", "streaming") for s in st["sections"])
+        return st and all(s["status"] not in ("pending", "streaming") for s in st["sections"])
 
     nvim.wait_for(ask_done, timeout=30, what="the ask entries")
     sample = root / "sample.py"
