@@ -261,7 +261,16 @@ class CompletionService:
         loop = asyncio.get_running_loop()
         stream = trigger.slot == "ghost"  # the menus show finished answers only
         parts: dict[int, list[str]] = {}
+        #: Entries whose text streamed on since it was last cleaned: cleaned
+        #: once per snapshot (a burst of chunks), not once per chunk.
+        dirty: set[int] = set()
         flush: asyncio.Handle | None = None
+
+        def send(done: bool) -> None:
+            for index in dirty:
+                asked[index].text = clean_partial("".join(parts[index]), ctx)
+            dirty.clear()
+            send_snapshot(rt, trigger, states, done=done)
 
         def current() -> bool:
             return running.seq == trigger.seq and self.slots.get(trigger.slot) is running
@@ -270,7 +279,7 @@ class CompletionService:
             nonlocal flush
             flush = None
             if current():
-                send_snapshot(rt, trigger, states, done=False)
+                send(False)
 
         def stalled(after_s: int) -> None:
             if not current():
@@ -279,7 +288,7 @@ class CompletionService:
             for state in quiet:
                 state.stats = f"… no answer after {after_s} s"
             if quiet:
-                send_snapshot(rt, trigger, states, done=False)
+                send(False)
                 running.handles.append(loop.call_later(STALL_AFTER_S, stalled, after_s + 1))
 
         running.handles.append(loop.call_later(STALL_AFTER_S, stalled, 1))
@@ -292,7 +301,7 @@ class CompletionService:
                     state = asked[event.index]
                     parts.setdefault(event.index, []).append(event.text)
                     state.status, state.stats = "streaming", "…"
-                    state.text = clean_partial("".join(parts[event.index]), ctx)
+                    dirty.add(event.index)
                     if flush is None:  # one snapshot for a burst of chunks
                         flush = loop.call_soon(send_streamed)
                     continue
@@ -302,6 +311,7 @@ class CompletionService:
                     state = asked[event.index]
                     state.label = event.label
                     parts.pop(event.index, None)
+                    dirty.discard(event.index)
                     state.stats = f"… fallback after {event.error.kind.value}"
                     if flush is None:
                         flush = loop.call_soon(send_streamed)
@@ -311,6 +321,7 @@ class CompletionService:
                 remaining -= 1
                 elapsed = int((time.perf_counter() - started) * 1000)
                 state = asked[event.index]
+                dirty.discard(event.index)
                 apply_result(state, event.result, ctx, elapsed)
                 results[state.index] = event.result
                 if not current():
@@ -320,7 +331,7 @@ class CompletionService:
                 if flush is not None:
                     flush.cancel()
                     flush = None
-                send_snapshot(rt, trigger, states, done=remaining == 0)
+                send(remaining == 0)
         finally:
             if flush is not None:
                 flush.cancel()
