@@ -2,7 +2,9 @@
 
 Lua debounces keystrokes and sends ``complete`` with a sequence number and
 the buffer lines the context needs (bounded in characters, see
-:func:`hexai_nvim.surfaces.completion.context_limits`); this module starts one
+:func:`hexai_nvim.surfaces.completion.context_limits`; one string joined by
+newlines with its line count, so the host decodes one value, not one per
+line); this module starts one
 fan-out over the ``completion`` entries and sends a snapshot of every entry's
 state to ``require('hexai.completion').on_update(snapshot)`` as the entries
 stream and finish.
@@ -107,17 +109,30 @@ class Trigger:
         lines: tuple[str, ...] | None = None
         first_line = 0
         raw_lines = payload.get("lines")
-        if raw_lines is not None:
-            if not isinstance(raw_lines, (list, tuple)) or not all(
-                isinstance(line, (str, bytes)) for line in raw_lines
-            ):
+        raw_text = payload.get("text")
+        if raw_text is not None:
+            # The lines joined by "\n" with their count: a count that differs
+            # means a line held a "\n" (a NUL in the buffer): read them instead.
+            if not isinstance(raw_text, (str, bytes)):
+                raise ValueError("complete: text must be a string")
+            split = _decode(raw_text).split("\n")
+            if len(split) == num("text_lines"):
+                lines = tuple(split)
+                first_line = num("first_line", 0)
+        elif raw_lines is not None:
+            if not isinstance(raw_lines, (list, tuple)):
                 raise ValueError("complete: lines must be a list of strings")
-            lines = tuple(_decode(line) for line in raw_lines)
+            if set(map(type, raw_lines)) <= {str}:  # what pynvim gives: no per-line work
+                lines = tuple(raw_lines)
+            elif all(isinstance(line, (str, bytes)) for line in raw_lines):
+                lines = tuple(map(_decode, raw_lines))
+            else:
+                raise ValueError("complete: lines must be a list of strings")
             first_line = num("first_line", 0)
-            if not first_line <= row - 1 < first_line + len(lines):
-                raise ValueError(
-                    f"complete: lines (from {first_line}, {len(lines)}) miss the cursor row"
-                )
+        if lines is not None and not first_line <= row - 1 < first_line + len(lines):
+            raise ValueError(
+                f"complete: lines (from {first_line}, {len(lines)}) miss the cursor row"
+            )
         return cls(
             seq=num("seq"),
             slot=slot,

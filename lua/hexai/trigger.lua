@@ -43,7 +43,10 @@ function M.request(slot, opts)
   -- The lines the context needs go with the trigger: the host never calls back.
   local limits = H.settings().context
   if type(limits) == 'table' and limits.chars then
-    payload.lines, payload.first_line = H.context_lines(buf, row - 1, limits)
+    -- One string, not a list: the host decodes one value, not one per line.
+    local lines
+    lines, payload.first_line = H.context_lines(buf, row - 1, limits)
+    payload.text, payload.text_lines = table.concat(lines, '\n'), #lines
   end
   H.active[slot] = {
     seq = seq, buf = buf, row = row - 1, col = col, callback = opts.callback,

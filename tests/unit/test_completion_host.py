@@ -208,6 +208,17 @@ def test_lines_that_miss_the_cursor_are_rejected() -> None:
         Trigger.from_payload(payload(1, lines=[1, 2]))
 
 
+def test_lines_sent_as_one_text_are_split_and_a_line_holding_a_newline_is_read_again() -> None:
+    trigger = Trigger.from_payload(payload(1, row=3, text="a\n\nb c", text_lines=3, first_line=1))
+    assert trigger.lines == ("a", "", "b c") and trigger.first_line == 1
+    # Neovim shows a NUL of the buffer as "\n": the count differs, the host reads the buffer.
+    assert Trigger.from_payload(payload(1, text="a\nb", text_lines=1)).lines is None
+    with pytest.raises(ValueError, match="lines"):
+        Trigger.from_payload(payload(1, row=9, text="a", text_lines=1, first_line=0))
+    with pytest.raises(ValueError, match="text"):
+        Trigger.from_payload(payload(1, text=["a"], text_lines=1))
+
+
 def test_malformed_payloads_are_rejected_with_the_field_name() -> None:
     with pytest.raises(ValueError, match="seq"):
         Trigger.from_payload({"row": 1, "col": 0})
