@@ -31,11 +31,12 @@ import os
 import re
 import tempfile
 import time
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import asdict, dataclass, fields
 from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any
 
+from hexai_nvim.jsonl import append_line, locked
 from hexai_nvim.secrets import scrub
 
 if TYPE_CHECKING:
@@ -43,11 +44,6 @@ if TYPE_CHECKING:
 
     from hexai_nvim.config.model import Config
     from hexai_nvim.engine import EntryResult
-
-try:  # POSIX only; elsewhere appends are unlocked (still one write each).
-    import fcntl
-except ImportError:  # pragma: no cover - Windows
-    fcntl = None  # type: ignore[assignment]
 
 log = logging.getLogger("hexai_nvim.stats")
 
@@ -169,24 +165,6 @@ def _line_ts(line: str) -> float | None:
     return None if record is None else float(record.ts)
 
 
-@contextlib.contextmanager
-def _locked(path: Path) -> Iterator[None]:
-    """Hold an exclusive lock on ``<path>.lock``, a file that is never replaced.
-
-    The data file itself is replaced by every prune, so locking it would let an
-    append wait on an inode that is already gone.
-    """
-    if fcntl is None:
-        yield
-        return
-    fd = os.open(f"{path}.lock", os.O_WRONLY | os.O_CREAT, 0o600)
-    try:
-        fcntl.flock(fd, fcntl.LOCK_EX)
-        yield
-    finally:
-        os.close(fd)  # releases the lock
-
-
 def default_store(config: Config) -> StatsStore:
     """The store at :func:`default_stats_path` with ``config``'s window (the default sink)."""
     return StatsStore(default_stats_path(), config.stats_window_minutes)
@@ -207,11 +185,7 @@ class StatsStore:
         """Append one record (one short write; safe across processes)."""
         line = scrub(record.to_json()) + "\n"
         try:
-            self.path.parent.mkdir(parents=True, exist_ok=True)
-            with _locked(self.path):
-                fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
-                with os.fdopen(fd, "a", encoding="utf-8") as handle:
-                    handle.write(line)
+            append_line(self.path, line)
         except OSError as exc:
             if not self._warned:
                 self._warned = True
@@ -252,7 +226,7 @@ class StatsStore:
         cutoff = now - self.window_minutes * 60
         try:
             with (
-                _locked(self.path),
+                locked(self.path),
                 open(self.path, encoding="utf-8", errors="replace") as handle,
             ):
                 return self._rewrite(handle, cutoff)

@@ -40,20 +40,16 @@ its answers), so the file stays append-only.
 
 from __future__ import annotations
 
-import contextlib
 import hashlib
 import json
 import logging
 import os
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any
 
-try:  # POSIX only; elsewhere appends are unlocked (still one write each).
-    import fcntl
-except ImportError:  # pragma: no cover - Windows
-    fcntl = None  # type: ignore[assignment]
+from hexai_nvim.jsonl import append_line
 
 log = logging.getLogger("hexai_nvim.arena")
 
@@ -238,19 +234,6 @@ def drop_text(outcome: Outcome) -> Outcome:
     )
 
 
-@contextlib.contextmanager
-def _locked(path: Path) -> Iterator[None]:
-    if fcntl is None:
-        yield
-        return
-    fd = os.open(f"{path}.lock", os.O_WRONLY | os.O_CREAT, 0o600)
-    try:
-        fcntl.flock(fd, fcntl.LOCK_EX)
-        yield
-    finally:
-        os.close(fd)
-
-
 class OutcomeStore:
     """The outcome file of one user. Cheap to create; opens the file per call."""
 
@@ -266,11 +249,7 @@ class OutcomeStore:
             outcome = drop_text(outcome)
         line = outcome.to_json() + "\n"
         try:
-            self.path.parent.mkdir(parents=True, exist_ok=True)
-            with _locked(self.path):
-                fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
-                with os.fdopen(fd, "a", encoding="utf-8") as handle:
-                    handle.write(line)
+            append_line(self.path, line)
         except OSError as exc:
             if not self._warned:
                 self._warned = True
