@@ -11,10 +11,8 @@ read by :mod:`hexai_nvim.providers.openai`'s decoders.
 
 from __future__ import annotations
 
-from typing import Any
-
 from hexai_nvim.providers.base import Call
-from hexai_nvim.providers.completions import CompletionsClient, fim_limits
+from hexai_nvim.providers.completions import CompletionsClient
 
 __all__ = ["CodestralClient"]
 
@@ -23,25 +21,7 @@ class CodestralClient(CompletionsClient):
     """``/fim/completions`` for one Mistral provider."""
 
     what = "Mistral /fim/completions"
+    asks_stream_usage = False
 
     def endpoint(self, call: Call) -> str:
         return f"{self.base_url}/fim/completions"
-
-    def payload(self, call: Call) -> dict[str, Any]:
-        request = call.request
-        fim = request.fim
-        assert fim is not None
-        max_tokens, stop = fim_limits(call)
-        body: dict[str, Any] = {
-            "model": call.model,
-            "prompt": fim.prefix,
-            "suffix": fim.suffix,
-            "stream": call.stream,
-        }
-        if max_tokens is not None:
-            body["max_tokens"] = max_tokens
-        if request.temperature is not None:
-            body["temperature"] = request.temperature
-        if stop:
-            body["stop"] = list(stop)
-        return body

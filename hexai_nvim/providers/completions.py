@@ -43,6 +43,9 @@ class CompletionsClient(JsonHttpProvider):
         #: Auth and provider headers of the chat client (Bearer, OpenRouter's).
         self.auth = headers
 
+    #: Ask for usage in the stream's last chunk (a field Mistral's FIM endpoint refuses).
+    asks_stream_usage = True
+
     def endpoint(self, call: Call) -> str:
         return f"{self.base_url}/completions"
 
@@ -60,7 +63,7 @@ class CompletionsClient(JsonHttpProvider):
             "suffix": fim.suffix,
             "stream": call.stream,
         }
-        if call.stream:
+        if call.stream and self.asks_stream_usage:
             body["stream_options"] = {"include_usage": True}
         if max_tokens is not None:
             body["max_tokens"] = max_tokens
