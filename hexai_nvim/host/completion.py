@@ -258,8 +258,8 @@ class CompletionService:
                 state.status, state.stats = "muted", "paused"
             else:
                 asked.append(state)
-        send_snapshot(rt, trigger, states, done=not asked)
         if not asked:
+            send_snapshot(rt, trigger, states, done=True)
             return
 
         def request_for(entry: Entry) -> Request:
@@ -274,6 +274,12 @@ class CompletionService:
         fan = rt.engine.fan_out([entries[s.index] for s in asked], request_for)
         running.fan = fan
         loop = asyncio.get_running_loop()
+        # The requests go out first (each entry's task runs to its first wait,
+        # the HTTP answer): the pending snapshot is drawn while they travel.
+        await asyncio.sleep(0)
+        if running.seq != trigger.seq or self.slots.get(trigger.slot) is not running:
+            return
+        send_snapshot(rt, trigger, states, done=False)
         stream = trigger.slot == "ghost"  # the menus show finished answers only
         parts: dict[int, list[str]] = {}
         #: Entries whose text streamed on since it was last cleaned: cleaned

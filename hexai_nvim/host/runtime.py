@@ -15,11 +15,12 @@ Rules every surface follows (see NEOVIM-NOTES):
 from __future__ import annotations
 
 import asyncio
+import atexit
 import contextlib
 import importlib
 import logging
 import os
-from collections.abc import Coroutine, Mapping
+from collections.abc import Callable, Coroutine, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -28,7 +29,7 @@ from hexai_nvim.config.model import Config
 from hexai_nvim.secrets import ScrubbingFormatter, scrub_data
 
 if TYPE_CHECKING:
-    from hexai_nvim.engine import Engine
+    from hexai_nvim.engine import Engine, EntryResult, ResultSink
 
 log = logging.getLogger("hexai_nvim.host")
 
@@ -133,8 +134,9 @@ class Runtime:
     def engine(self) -> Engine:
         if self._engine is None:
             from hexai_nvim.engine import Engine
+            from hexai_nvim.stats import default_store
 
-            self._engine = Engine(self.config)
+            self._engine = Engine(self.config, stats=LaterSink(default_store(self.config)))
         return self._engine
 
     def warm_up(self) -> asyncio.Task[Any] | None:
@@ -192,6 +194,53 @@ class Runtime:
             log.exception("%s failed", what)
             self.notify(f"hexai: {what} failed: {type(exc).__name__}: {exc}", ERROR, once=what)
             return None
+
+
+class LaterSink:
+    """The engine's stats sink in the host: a finished entry is written a moment
+    later (:data:`STATS_DELAY_S`, one batch per burst), on the loop, so the
+    stats file's lock, open and write (~0.5 ms an entry) come after the answer
+    went to the editor, not before it. What is still queued when the host
+    exits is written then (``atexit``)."""
+
+    def __init__(self, sink: ResultSink) -> None:
+        self._sink = sink
+        self._queue: list[EntryResult] = []
+        self._handle: asyncio.TimerHandle | None = None
+        atexit.register(self.flush)
+
+    def record(self, result: EntryResult) -> None:
+        self._queue.append(result)
+        if self._handle is not None:
+            return
+        try:
+            loop = asyncio.get_running_loop()
+        except RuntimeError:  # no loop (a test, the exit): write now
+            self.flush()
+            return
+        self._handle = loop.call_later(STATS_DELAY_S, self.flush)
+
+    def flush(self) -> None:
+        """Write what is queued (each entry's failure logged, the rest still written)."""
+        if self._handle is not None:
+            self._handle.cancel()
+            self._handle = None
+        queued, self._queue = self._queue, []
+        for result in queued:
+            try:
+                self._sink.record(result)
+            except Exception:  # stats must never break the host
+                log.warning("could not write stats", exc_info=True)
+
+    def housekeeping(self) -> Callable[[], object] | None:
+        return self._sink.housekeeping()
+
+    def configure(self, config: Config) -> None:
+        self._sink.configure(config)
+
+
+#: How long after an entry ends its stats are written (after its snapshot).
+STATS_DELAY_S = 0.05
 
 
 #: What the first completion would import (see :meth:`Runtime.warm_up`).

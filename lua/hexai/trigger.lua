@@ -243,6 +243,8 @@ end
 function H.schedule(delay, buf)
   H.timer = H.timer or vim.uv.new_timer()
   H.timer:stop()
+  -- No debounce: ask now (a timer would add a loop turn and a vim.schedule).
+  if delay <= 0 then return H.fire(buf) end
   H.timer:start(math.max(0, delay), 0, vim.schedule_wrap(function() H.fire(buf) end))
 end
 
