@@ -188,7 +188,7 @@ def test_typing_again_closes_the_old_connections_and_only_new_suggestions_are_dr
 def test_neovim_stays_responsive_while_an_entry_is_slow(
     nvim: NvimSession, sim: Any, tmp_path: Path
 ) -> None:
-    start(nvim, sim, tmp_path, "e2e-quick+ttft=0", "e2e-sluggish+ttft=2000")
+    start(nvim, sim, tmp_path, "e2e-quick+ttft=0", "e2e-sluggish+ttft=8000")
     nvim.nvim.input("Areturn ")
     nvim.wait_for(lambda: (ghost(nvim) or {}).get("selected") == "local", what="fast entry")
     assert sim.state.active >= 1  # the slow one is still streaming nothing
@@ -203,9 +203,10 @@ def test_neovim_stays_responsive_while_an_entry_is_slow(
     p50, worst = samples[len(samples) // 2], samples[-1]
     print(f"\nnvim_eval('1') while an entry is slow: n={len(samples)} "
           f"p50={p50:.2f} ms max={worst:.2f} ms")
-    # Generous bound: the point is that nothing blocks on the slow entry.
-    assert worst < 200
+    # Every call above was answered while the slow entry was still on its way
+    # (no timing bound: the machine may be loaded; bench/ measures the times).
     assert entries(ghost(nvim))[1]["status"] == "pending"
+    assert not sim.state.requests_for("e2e-sluggish")[-1].finished
     nvim.nvim.input("<C-]>")  # dismiss: cancel the slow one
     assert sim.state.wait_for(
         lambda s: s.requests_for("e2e-sluggish")[-1].disconnected, timeout=5
