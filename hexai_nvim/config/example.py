@@ -139,10 +139,10 @@ breaker_failures = 3           # a provider failing this often within breaker_wi
 breaker_window_ms = 60000
 breaker_cooldown_ms = 30000    # ... is skipped (no request sent) for this long (0 failures: off)
 
-# hexai's [ignore] (in hexai, files matching are never sent to a model);
-# hexai.nvim reads and checks it but does not apply it yet.
+# hexai's [ignore]: files matching are never sent to a model (no completion there;
+# :HexaiAsk with a range and code actions from them are refused).
 [ignore]
-gitignore = true               # skip what the repository's .gitignore ignores
+gitignore = true               # skip what the repository's .gitignore files ignore
 extra_patterns = []            # more gitignore-style patterns, e.g. ["*.pem", "secrets/"]
 lsp_notify_ignored = true      # say so (once per file) when a file is skipped
 

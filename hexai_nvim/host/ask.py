@@ -36,6 +36,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from hexai_nvim.host.ignore import refuse_ignored
 from hexai_nvim.host.rpc import Payload, method, per_runtime
 from hexai_nvim.host.runtime import ERROR, WARN, Runtime
 from hexai_nvim.surfaces.entry_state import EntryState, result_state
@@ -242,7 +243,10 @@ def ask_start(rt: Runtime, payload: Payload) -> int | None:
     if not isinstance(prompt, str) or not prompt.strip():
         rt.notify("hexai: :HexaiAsk needs a question", WARN)
         return None
-    return start(rt, prompt.strip(), parse_context(payload.get("context")))
+    raw = payload.get("context")
+    if isinstance(raw, dict) and refuse_ignored(rt, raw, ":HexaiAsk"):
+        return None
+    return start(rt, prompt.strip(), parse_context(raw))
 
 
 @method("ask.retry")

@@ -28,6 +28,7 @@ import asyncio
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from hexai_nvim.host.ignore import refuse_ignored
 from hexai_nvim.host.rpc import Payload, method, per_runtime
 from hexai_nvim.host.runtime import ERROR, WARN, Runtime
 from hexai_nvim.surfaces.entry_state import EntryState, result_state
@@ -134,6 +135,8 @@ def run_action(rt: Runtime, payload: Payload) -> bool:
         rt.notify("hexai: no code_action entry is configured", ERROR)
         return False
     warn_extra_entries(rt)
+    if refuse_ignored(rt, payload, "code action"):
+        return False
     context = ActionContext(
         selection=_text(payload, "selection"),
         diagnostics=_strings(payload.get("diagnostics")),

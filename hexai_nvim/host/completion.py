@@ -44,6 +44,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from hexai_nvim.host import arena
+from hexai_nvim.host.ignore import ignored, refuse_ignored
 from hexai_nvim.host.rpc import Payload, method, per_runtime
 from hexai_nvim.host.runtime import WARN
 from hexai_nvim.surfaces.entry_state import EntryState
@@ -87,6 +88,8 @@ class Trigger:
     #: or None: then the host reads them from Neovim.
     lines: tuple[str, ...] | None = None
     first_line: int = 0
+    #: The buffer's full name (``[ignore]`` judges it); ``path`` is for the prompt.
+    file: str = ""
 
     @classmethod
     def from_payload(cls, payload: Payload) -> Trigger:
@@ -146,6 +149,7 @@ class Trigger:
             commentstring=text("commentstring"),
             lines=lines,
             first_line=first_line,
+            file=text("file"),
         )
 
 
@@ -437,43 +441,57 @@ def read_view(rt: Runtime, trigger: Trigger) -> BufferView:
     )
 
 
-#: One call for the other listed, loaded, named buffers: their names and first lines.
-_OTHER_FILES_LUA = """
-local current, count, chars = ...
+#: The other listed, loaded, named buffers: their numbers and names.
+_OTHER_BUFFERS_LUA = """
+local current = ...
 local out = {}
 for _, buf in ipairs(vim.api.nvim_list_bufs()) do
-  if #out >= count then break end
   if buf ~= current and vim.api.nvim_buf_is_loaded(buf) and vim.bo[buf].buflisted
       and vim.bo[buf].buftype == '' then
     local name = vim.api.nvim_buf_get_name(buf)
-    if name ~= '' then
-      local text = table.concat(vim.api.nvim_buf_get_lines(buf, 0, 400, false), '\\n') .. '\\n'
-      out[#out + 1] = { vim.fn.fnamemodify(name, ':~:.'), text:sub(1, chars) }
-    end
+    if name ~= '' then out[#out + 1] = { buf, name, vim.fn.fnamemodify(name, ':~:.') } end
   end
+end
+return out
+"""
+
+#: The first lines of the given buffers, as one string each.
+_BUFFER_TEXTS_LUA = """
+local bufs, chars = ...
+local out = {}
+for i, buf in ipairs(bufs) do
+  local text = table.concat(vim.api.nvim_buf_get_lines(buf, 0, 400, false), '\\n') .. '\\n'
+  out[i] = text:sub(1, chars)
 end
 return out
 """
 
 
 def read_other_files(rt: Runtime, trigger: Trigger) -> tuple[FimFile, ...]:
-    """Other open files as FIM context, when an entry's format takes them (one
-    blocking call; none otherwise)."""
+    """Other open files as FIM context, when an entry's format takes them (none
+    otherwise). Two blocking calls: the names first, so that buffers
+    ``[ignore]`` keeps from models are skipped before their text is read."""
     from hexai_nvim.providers.base import FimFile
     from hexai_nvim.surfaces.completion import EXTRA_FILE_CHARS, EXTRA_FILES, wants_files
 
     if not wants_files(rt.config.entries("completion")):
         return ()
     try:
-        found = rt.nvim.exec_lua(_OTHER_FILES_LUA, trigger.buf, EXTRA_FILES, EXTRA_FILE_CHARS)
+        chosen: list[tuple[int, str]] = []
+        for item in rt.nvim.exec_lua(_OTHER_BUFFERS_LUA, trigger.buf) or ():
+            if len(chosen) == EXTRA_FILES:
+                break
+            if (isinstance(item, (list, tuple)) and len(item) == 3 and isinstance(item[0], int)
+                    and ignored(rt, _decode(item[1])) is None):  # [ignore]d: never context
+                chosen.append((item[0], _decode(item[2])))
+        if not chosen:
+            return ()
+        texts = rt.nvim.exec_lua(_BUFFER_TEXTS_LUA, [buf for buf, _ in chosen], EXTRA_FILE_CHARS)
     except Exception:  # the extra context is optional; the completion is not
         log.debug("reading the other open buffers failed", exc_info=True)
         return ()
-    files = []
-    for item in found or ():
-        if isinstance(item, (list, tuple)) and len(item) == 2:
-            files.append(FimFile(_decode(item[0]), _decode(item[1])))
-    return tuple(files)
+    return tuple(FimFile(name, _decode(text))
+                 for (_, name), text in zip(chosen, texts or (), strict=False))
 
 
 def _decode(line: Any) -> str:
@@ -488,6 +506,11 @@ def complete(rt: Runtime, payload: Payload) -> dict[str, Any]:
     trigger = Trigger.from_payload(payload)
     svc = service(rt)
     svc.cancel(trigger.slot)  # before reading the buffer: stop the old requests at once
+    where = {"file": trigger.file, "filename": trigger.path}
+    if (refuse_ignored(rt, where, ":HexaiComplete") if trigger.manual
+            else ignored(rt, trigger.file or trigger.path, surface="completion")):
+        send_snapshot(rt, trigger, [], done=True)  # [ignore]: nothing leaves for this file
+        return {"seq": trigger.seq, "started": False, "ignored": True}
     epoch = svc.epoch(trigger.slot)
     # Without lines from Lua a blocking call: other notifications run meanwhile.
     view = read_view(rt, trigger)

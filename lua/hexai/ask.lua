@@ -364,6 +364,7 @@ function H.source(range)
     source.context = {
       text = table.concat(lines, '\n'),
       filename = name ~= '' and vim.fn.fnamemodify(name, ':.') or '',
+      file = name,
       filetype = vim.bo[buf].filetype,
     }
   end

@@ -64,6 +64,7 @@ function M.run(line1, line2)
       selection = table.concat(lines, '\n'),
       diagnostics = diagnostics,
       filename = name ~= '' and vim.fn.fnamemodify(name, ':.') or '',
+      file = name,
       filetype = vim.bo[buf].filetype,
     },
   }

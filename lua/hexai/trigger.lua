@@ -37,6 +37,7 @@ function M.request(slot, opts)
     line_count = vim.api.nvim_buf_line_count(buf),
     manual = opts.manual and true or false,
     path = name ~= '' and vim.fn.fnamemodify(name, ':~:.') or '',
+    file = name,
     filetype = vim.bo[buf].filetype,
     commentstring = vim.bo[buf].commentstring,
   }

@@ -74,6 +74,8 @@ def test_ask_sends_prompt_and_selected_lines_with_file_and_filetype(ui: NvimSess
     ui.nvim.command("2,3HexaiAsk explain this")
     (payload,) = sent(ui, "ask.start")
     assert payload["prompt"] == "explain this"
+    file = payload["context"].pop("file")  # the full name, for [ignore]
+    assert file.endswith("/demo.py") and file.startswith("/")
     assert payload["context"] == {"text": "    return a + b\n", "filename": "demo.py",
                                   "filetype": "python"}
 

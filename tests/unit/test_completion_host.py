@@ -83,6 +83,7 @@ class FakeRuntime:
     config: Config
     engine: Engine
     lines: list[str]
+    cwd: str | None = None
 
     def __post_init__(self) -> None:
         self.updates: list[dict[str, Any]] = []
