@@ -161,18 +161,22 @@ def ask_outcome(
     results: Sequence[EntryResult],
     action: str,
     chosen: int | None,
+    slots: Mapping[int, int] | None = None,
+    blind: bool = False,
     keep_text: bool = False,
     ts: float | None = None,
 ) -> Outcome | None:
     """The outcome of a vote, a yank or a put in the ask view (``chosen``: the
-    result's index; None for ``all_bad``). None when fewer than two distinct
-    answers were there to choose from."""
+    result's index; None for ``all_bad``). ``slots``: result index -> the slot
+    it was shown in (blind mode's shuffle; else the results' order). None when
+    fewer than two distinct answers were there to choose from."""
     if action not in ASK_ACTIONS:
         return None
     candidates: list[Candidate] = []
-    for slot, result in enumerate(results):
+    for position, result in enumerate(results):
         stats = result.stats
         answered = bool(result.text.strip()) and (result.error is None or result.truncated)
+        slot = position if slots is None else slots.get(result.index, position)
         candidates.append(Candidate.of_text(
             result.entry.key, result.entry.label, slot, result.text if answered else "",
             visible=answered,
@@ -200,6 +204,7 @@ def ask_outcome(
         action=action,
         chosen=with_ties(candidates, pick),
         candidates=tuple(candidates),
+        blind=blind,
         prompt_hash=fp_hash,
         prompt_chars=fp_len,
         prompt=prompt if keep_text else None,

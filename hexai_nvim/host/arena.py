@@ -5,16 +5,15 @@ RPC methods (Lua -> host, notifications):
 - ``arena.show`` ``{days?}``: read the outcome store in a worker thread (the
   editor never waits on the file) and send the leaderboard's lines to
   ``require('hexai.arena').show(lines, title)``;
-- ``ask.export`` ``{path?}``: the last ask as Markdown
-  (:mod:`hexai_nvim.surfaces.export`): written to ``path``, else sent to
-  ``require('hexai.arena').open_markdown(lines)`` for a new buffer;
 - ``arena.outcome`` ``{seq, action, chosen?, slots = {{index, slot}...}}``:
   what the person did with the ghost suggestions of trigger ``seq`` (indexes
   as Lua got them: shuffled in blind mode, mapped back here). Recorded when
   two or more distinct suggestions were seen; in blind mode a choice is
   followed by one message naming the models.
-- ``ask.vote`` ``{id, index?, action}``: a vote in the ask view (``vote``,
-  ``all_bad``) or a yank/put of an answer (``yank``, ``insert``).
+
+The ask view's votes and ``:HexaiAskExport`` are handled by the ask host
+(:mod:`hexai_nvim.host.ask`, ``ask.vote`` and ``ask.export``), which records
+through :func:`outcome_store`.
 
 The completion host calls :func:`remember` when a trigger starts and
 :func:`present` on every snapshot (blind mode); that is all it knows of the arena.
@@ -24,14 +23,13 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import os
 import random
 from collections import OrderedDict
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from hexai_nvim.host.rpc import Payload, method, per_runtime
-from hexai_nvim.host.runtime import ERROR, INFO, WARN, Runtime
+from hexai_nvim.host.runtime import INFO, Runtime
 
 if TYPE_CHECKING:
     from hexai_nvim.arena.store import Outcome, OutcomeStore
@@ -79,6 +77,11 @@ def _store(rt: Runtime) -> OutcomeStore:
     if st.store is None or st.store.store_text != keep:
         st.store = OutcomeStore(default_outcome_path(), store_text=keep)
     return st.store
+
+
+def outcome_store(rt: Runtime) -> OutcomeStore:
+    """The outcome store of this host (the ask host records its votes in it)."""
+    return _store(rt)
 
 
 def remember(rt: Runtime, seq: int, slot: str, states: list[EntryState],
@@ -192,71 +195,3 @@ def arena_show(rt: Runtime, payload: Payload) -> None:
         rt.lua(LUA_MODULE, "show", arena_text(board, days).split("\n"))
 
     rt.spawn(go(), what="arena leaderboard")
-
-
-@method("ask.export")
-def ask_export(rt: Runtime, payload: Payload) -> bool:
-    """The last ask as Markdown, to ``payload['path']`` or a new buffer."""
-    from hexai_nvim.host.ask import state
-    from hexai_nvim.surfaces.export import ask_markdown
-
-    run = state(rt).current
-    if run is None or not run.results:
-        rt.notify("hexai: nothing to export yet: ask something with :HexaiAsk first", WARN)
-        return False
-    results = [run.results[i] for i in sorted(run.results)]
-    context = run.context.filename if run.context is not None else ""
-    text = ask_markdown(run.prompt, results, vote=run.vote, context_name=context)
-    if run.running:
-        text += "\n_(exported while some entries were still running)_\n"
-    path = payload.get("path")
-    if isinstance(path, str) and path.strip():
-        target = os.path.expanduser(path.strip())
-        try:
-            with open(target, "w", encoding="utf-8") as handle:
-                handle.write(text)
-        except OSError as exc:
-            rt.notify(f"hexai: cannot write {target}: {exc.strerror or exc}", ERROR)
-            return False
-        rt.notify(f"hexai: comparison written to {target}", INFO)
-        return True
-    rt.lua(LUA_MODULE, "open_markdown", text.split("\n"))
-    return True
-
-
-
-
-@method("ask.vote")
-def ask_vote(rt: Runtime, payload: Payload) -> bool:
-    """A vote, yank or put in the ask view: one outcome per ask (a vote wins)."""
-    import secrets
-
-    from hexai_nvim.arena.record import ASK_ACTIONS, ask_outcome
-    from hexai_nvim.host.ask import state
-
-    run = state(rt).current
-    action = payload.get("action")
-    if run is None or payload.get("id") != run.id or action not in ASK_ACTIONS:
-        return False
-    explicit = action in ("vote", "all_bad")
-    if not explicit and run.preference is not None:
-        return False  # the first yank/put, or an explicit vote, already says it
-    index = payload.get("index")
-    chosen = index if isinstance(index, int) and not isinstance(index, bool) else None
-    results = [run.results[i] for i in sorted(run.results)]
-    if explicit:
-        names = {r.index: r.entry.label for r in results}
-        run.vote = "all bad" if action == "all_bad" else names.get(chosen or 0)
-    if not run.outcome_id:
-        run.outcome_id = "ask-" + secrets.token_hex(6)
-    outcome = ask_outcome(outcome_id=run.outcome_id, prompt=run.prompt, results=results,
-                          action=str(action), chosen=chosen,
-                          keep_text=rt.config.arena.store_text)
-    recorded = outcome is not None and rt.config.arena.record and _store(rt).append(outcome)
-    if recorded:
-        run.preference = str(action)
-    if explicit:
-        what = "every answer is bad" if action == "all_bad" else f"{run.vote} is the best"
-        tail = "" if recorded else " (not recorded: it needs two different answers)"
-        rt.notify(f"hexai: vote: {what}{tail}", INFO)
-    return bool(recorded)

@@ -5,7 +5,22 @@ RPC methods (Lua → host, all notifications):
 - ``ask.start`` ``{prompt, context?: {text, filename, filetype}}``: start a new
   ask (the one still running, if any, is cancelled: the view shows one ask);
 - ``ask.retry``: run the last prompt (and context) again;
-- ``ask.cancel``: stop every entry still running.
+- ``ask.cancel``: stop every entry still running;
+- ``ask.vote`` ``{id, index?, action}``: a vote in the view (``vote``,
+  ``all_bad``) or a yank/put of an answer (``yank``, ``insert``), recorded in
+  the arena (:mod:`hexai_nvim.arena`); in blind mode a vote reveals;
+- ``ask.export`` ``{path?}``: the last ask as Markdown
+  (:mod:`hexai_nvim.surfaces.export`), written to ``path`` or sent to
+  ``require('hexai.arena').open_markdown(lines)``;
+- ``ask.seed`` ``{seed}``: seed the blind shuffle (tests, reproducible demos).
+
+Blind mode (``[arena] blind`` and two or more entries): each question gets a
+fresh shuffled order (:class:`~hexai_nvim.surfaces.ask_blind.BlindAsk`); Lua
+gets the entries in that order, as "Answer A", "Answer B"..., every update
+passes :meth:`BlindAsk.present` (no names, timings, token counts or error
+texts) and the fastest mark waits, until a vote reveals: then every entry's
+whole state is sent again (with the scrubbed error text), the fastest mark,
+``on_reveal(id)`` and one message naming the letters.
 
 Host → Lua (``require('hexai.ask')``), in this order per ask:
 
@@ -20,7 +35,10 @@ Host → Lua (``require('hexai.ask')``), in this order per ask:
   (:func:`final_update`: ``stats``, ``error_kind``/``error_message``/
   ``error_status``, ``stop_reason`` and ``score``, the scoreboard's figures);
 - ``on_fastest(id, index)`` when an answered entry is the fastest so far
-  (lowest total time of the entries that answered).
+  (lowest total time of the entries that answered);
+- ``on_reveal(id)`` (blind mode) once the names are shown.
+
+Indexes sent to Lua are the shown slots (the entry index outside blind mode).
 
 Streamed text is batched per entry (:class:`StreamBatcher`): Neovim gets at
 most one update per entry every :data:`FLUSH_INTERVAL_S`, however fast the
@@ -31,6 +49,8 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
+import random
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -38,15 +58,17 @@ from typing import TYPE_CHECKING, Any
 
 from hexai_nvim.host.ignore import refuse_ignored
 from hexai_nvim.host.rpc import Payload, method, per_runtime
-from hexai_nvim.host.runtime import ERROR, WARN, Runtime
+from hexai_nvim.host.runtime import ERROR, INFO, WARN, Runtime
 from hexai_nvim.surfaces.entry_state import EntryState, result_state
 from hexai_nvim.surfaces.format import header_stats, score_figures
 
 # The engine (and with it the providers) and the prompt builders are imported
 # inside the handlers: Neovim waits while the host imports this module.
 if TYPE_CHECKING:
+    from hexai_nvim.config.model import Entry
     from hexai_nvim.engine import EntryResult, FanOut
     from hexai_nvim.surfaces.ask import AskContext
+    from hexai_nvim.surfaces.ask_blind import BlindAsk
 
 log = logging.getLogger("hexai_nvim.host.ask")
 
@@ -182,8 +204,13 @@ class AskRun:
     finished: set[int] = field(default_factory=set)
     #: Final results by entry index (for :HexaiAskExport and the arena's votes).
     results: dict[int, EntryResult] = field(default_factory=dict)
+    #: The entries asked, in config order.
+    entries: tuple[Entry, ...] = ()
     #: The label voted best ("all bad" for none), once the person voted.
     vote: str | None = None
+    #: Blind mode: the shuffled order and whether it was revealed (None: not blind).
+    blind: BlindAsk | None = None
+    fastest: FastestAnswer = field(default_factory=FastestAnswer)
     #: The arena's record of this ask: its outcome id and the action kept.
     outcome_id: str = ""
     preference: str | None = None
@@ -207,6 +234,8 @@ class AskRun:
 class AskState:
     next_id: int = 1
     current: AskRun | None = None
+    #: Shuffles blind questions (``ask.seed`` fixes it).
+    rng: random.Random = field(default_factory=random.Random)
 
 
 #: The ask state of a host (one per :class:`Runtime`).
@@ -264,6 +293,16 @@ def ask_cancel(rt: Runtime, payload: Payload) -> bool:
     return current.cancel() if current is not None else False
 
 
+@method("ask.seed")
+def ask_seed(rt: Runtime, payload: Payload) -> bool:
+    """Seed the blind shuffle: the same seed gives the same orders."""
+    seed = payload.get("seed")
+    if not isinstance(seed, int) or isinstance(seed, bool):
+        return False
+    state(rt).rng = random.Random(seed)
+    return True
+
+
 def start(rt: Runtime, prompt: str, context: AskContext | None) -> int | None:
     """Cancel the running ask (if any), tell Lua about the new one, start it."""
     st = state(rt)
@@ -274,17 +313,22 @@ def start(rt: Runtime, prompt: str, context: AskContext | None) -> int | None:
         return None
     if st.current is not None:
         st.current.cancel()
-    run = AskRun(id=st.next_id, prompt=prompt, context=context)
+    run = AskRun(id=st.next_id, prompt=prompt, context=context, entries=tuple(entries))
     st.next_id += 1
     st.current = run
+    shown = [EntryState(index=i, label=e.label, key=e.key).to_lua()
+             for i, e in enumerate(entries)]
+    if config.arena.blind and len(entries) >= 2:
+        from hexai_nvim.surfaces.ask_blind import BlindAsk
+
+        run.blind = BlindAsk.shuffled(len(entries), st.rng)
+        shown = [run.blind.present(real, shown[real])[1] for real in run.blind.perm]
     layout = config.ui.get("ask_layout", "auto")
     rt.lua(LUA_MODULE, "on_begin", run.id, {
         "prompt": prompt,
         "layout": layout if isinstance(layout, str) else "auto",
-        "entries": [
-            EntryState(index=i, label=e.label, key=e.key).to_lua()
-            for i, e in enumerate(entries)
-        ],
+        "entries": shown,
+        "blind": run.blind is not None,
     })
 
     from hexai_nvim.surfaces.ask import build_ask_request
@@ -311,10 +355,10 @@ async def run_ask(rt: Runtime, run: AskRun, make_fan: Callable[[], FanOut]) -> N
     )
 
     def send(index: int, update: dict[str, Any]) -> None:
-        rt.lua(LUA_MODULE, "on_update", run.id, index, update)
+        send_update(rt, run, index, update)
 
     batcher = StreamBatcher(lambda i, text: send(i, {"status": "streaming", "append": text}))
-    fastest = FastestAnswer()
+    fastest = run.fastest
     fan = make_fan()
     run.fan = fan
     try:
@@ -337,7 +381,148 @@ async def run_ask(rt: Runtime, run: AskRun, make_fan: Callable[[], FanOut]) -> N
                 run.finished.add(event.index)
                 run.results[event.index] = event.result
                 send(event.index, final_update(event.result))
-                if fastest.add(event.index, event.result):
-                    rt.lua(LUA_MODULE, "on_fastest", run.id, event.index)
+                if fastest.add(event.index, event.result) and not hidden(run):
+                    rt.lua(LUA_MODULE, "on_fastest", run.id, shown_index(run, event.index))
     finally:
         batcher.close()
+
+
+# ---------------------------------------------------------------------------
+# Blind mode
+# ---------------------------------------------------------------------------
+
+
+def hidden(run: AskRun) -> bool:
+    """Blind and not revealed yet."""
+    return run.blind is not None and not run.blind.revealed
+
+
+def shown_index(run: AskRun, index: int) -> int:
+    return index if run.blind is None else run.blind.shown(index)
+
+
+def send_update(rt: Runtime, run: AskRun, index: int, update: dict[str, Any]) -> None:
+    """Entry ``index``'s update to Lua, as blind mode lets it be seen."""
+    if run.blind is not None:
+        index, update = run.blind.present(index, update)
+    rt.lua(LUA_MODULE, "on_update", run.id, index, update)
+
+
+def reveal(rt: Runtime, run: AskRun) -> None:
+    """Show the names: every entry's whole state again, the fastest mark."""
+    if run.blind is None or run.blind.revealed:
+        return
+    run.blind.revealed = True
+    for index, entry in enumerate(run.entries):
+        result = run.results.get(index)
+        if result is not None:
+            send_update(rt, run, index, final_update(result))
+        else:  # still running: its name now, its figures when it ends
+            send_update(rt, run, index, {"label": entry.label, "key": entry.key})
+    if run.fastest.index is not None:
+        rt.lua(LUA_MODULE, "on_fastest", run.id, shown_index(run, run.fastest.index))
+    rt.lua(LUA_MODULE, "on_reveal", run.id)
+
+
+def labels(run: AskRun) -> list[str]:
+    """The entries' labels (a fallback's result names both)."""
+    return [run.results[i].label if i in run.results else e.label
+            for i, e in enumerate(run.entries)]
+
+
+# ---------------------------------------------------------------------------
+# The arena: votes and the export
+# ---------------------------------------------------------------------------
+
+
+@method("ask.vote")
+def ask_vote(rt: Runtime, payload: Payload) -> bool:
+    """A vote, yank or put in the ask view: one outcome per ask (a vote wins).
+
+    ``index`` is the shown slot. In blind mode a vote (or "all bad") reveals
+    the names in the same message; a yank or put does not."""
+    import secrets
+
+    from hexai_nvim.arena.record import ASK_ACTIONS, ask_outcome
+    from hexai_nvim.host.arena import outcome_store
+
+    run = state(rt).current
+    action = payload.get("action")
+    if run is None or payload.get("id") != run.id or action not in ASK_ACTIONS:
+        return False
+    explicit = action in ("vote", "all_bad")
+    if not explicit and run.preference is not None:
+        return False  # the first yank/put, or an explicit vote, already says it
+    index = payload.get("index")
+    chosen = index if isinstance(index, int) and not isinstance(index, bool) else None
+    if run.blind is not None:
+        chosen = run.blind.real(chosen)
+    results = [run.results[i] for i in sorted(run.results)]
+    revealing = explicit and hidden(run)
+    if revealing:
+        reveal(rt, run)
+    if explicit:
+        run.vote = "all bad" if action == "all_bad" else shown_label(run, chosen or 0)
+    if not run.outcome_id:
+        run.outcome_id = "ask-" + secrets.token_hex(6)
+    outcome = ask_outcome(outcome_id=run.outcome_id, prompt=run.prompt, results=results,
+                          action=str(action), chosen=chosen,
+                          slots=None if run.blind is None else run.blind.slots(),
+                          blind=run.blind is not None,
+                          keep_text=rt.config.arena.store_text)
+    recorded = outcome is not None and rt.config.arena.record and outcome_store(rt).append(outcome)
+    if recorded:
+        run.preference = str(action)
+    if explicit:
+        what = "every answer is bad" if action == "all_bad" else f"{run.vote} is the best"
+        tail = "" if recorded else " (not recorded: it needs two different answers)"
+        if revealing and run.blind is not None:
+            from hexai_nvim.surfaces.ask_blind import reveal_words
+
+            tail += " · " + reveal_words(labels(run), run.blind, chosen)
+        rt.notify(f"hexai: vote: {what}{tail}", INFO)
+    return bool(recorded)
+
+
+def shown_label(run: AskRun, index: int) -> str:
+    """Entry ``index``'s label as the view shows it now."""
+    label = labels(run)[index] if 0 <= index < len(run.entries) else "?"
+    return label if run.blind is None else run.blind.label(index, label)
+
+
+@method("ask.export")
+def ask_export(rt: Runtime, payload: Payload) -> bool:
+    """The last ask as Markdown, to ``payload['path']`` or a new buffer.
+
+    In blind mode before the vote the export is blind too: the answers in
+    their shown order as "Answer A"..., no names, stats or error texts."""
+    from hexai_nvim.surfaces.export import ask_markdown
+
+    run = state(rt).current
+    if run is None or not run.results:
+        rt.notify("hexai: nothing to export yet: ask something with :HexaiAsk first", WARN)
+        return False
+    order = sorted(run.results, key=lambda i: shown_index(run, i))
+    results = [run.results[i] for i in order]
+    context = run.context.filename if run.context is not None else ""
+    if run.blind is None:
+        text = ask_markdown(run.prompt, results, vote=run.vote, context_name=context)
+    else:
+        text = ask_markdown(run.prompt, results, vote=run.vote, context_name=context,
+                            labels=[shown_label(run, i) for i in order],
+                            blind=hidden(run))
+    if run.running:
+        text += "\n_(exported while some entries were still running)_\n"
+    path = payload.get("path")
+    if isinstance(path, str) and path.strip():
+        target = os.path.expanduser(path.strip())
+        try:
+            with open(target, "w", encoding="utf-8") as handle:
+                handle.write(text)
+        except OSError as exc:
+            rt.notify(f"hexai: cannot write {target}: {exc.strerror or exc}", ERROR)
+            return False
+        rt.notify(f"hexai: comparison written to {target}", INFO)
+        return True
+    rt.lua("hexai.arena", "open_markdown", text.split("\n"))
+    return True

@@ -3,6 +3,12 @@
 Used by ``:HexaiAskExport`` and ``hexai ask --markdown``; nothing here does I/O.
 Answers are put in fences longer than any backtick run inside them, so an
 answer that holds code blocks stays intact.
+
+Blind mode (``[arena] blind``) before the vote: ``labels`` name the answers
+("Answer A", in their shown order) and ``blind`` leaves out what would tell
+who is who: the ``provider:model`` keys, timings, token counts and the
+errors' texts (their kinds stay). After the vote the caller passes the
+revealed labels ("A: qwen") and ``blind=False``.
 """
 
 from __future__ import annotations
@@ -11,6 +17,7 @@ import re
 from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
+from hexai_nvim.surfaces.ask_blind import HIDDEN_ERROR
 from hexai_nvim.surfaces.format import format_result
 
 if TYPE_CHECKING:
@@ -36,23 +43,37 @@ def ask_markdown(
     *,
     vote: str | None = None,
     context_name: str = "",
+    labels: Sequence[str] | None = None,
+    blind: bool = False,
 ) -> str:
-    """The Markdown of one ask. ``vote``: the label voted best, or "all bad"."""
+    """The Markdown of one ask. ``vote``: the label voted best, or "all bad";
+    ``labels``: what to call each result (default: its entry's label)."""
+    names = list(labels) if labels is not None else [r.entry.label for r in results]
     lines = ["# hexai comparison", "", "## Question", ""]
     if context_name:
         lines += [f"About `{context_name}`.", ""]
     fence = _fence(prompt)
     lines += [fence, prompt.rstrip("\n"), fence, ""]
-    lines += ["| entry | state | stats |", "| --- | --- | --- |"]
-    for r in results:
-        stats = format_result(r).replace("|", "\\|")
-        lines.append(f"| {r.entry.label} (`{r.entry.key}`) | {_state(r)} | {stats} |")
+    if blind:
+        lines += ["_Blind: the names, timings and token counts are shown after your vote._", ""]
+        lines += ["| answer | state |", "| --- | --- |"]
+        lines += [f"| {name} | {_state(r)} |" for name, r in zip(names, results, strict=True)]
+    else:
+        lines += ["| entry | state | stats |", "| --- | --- | --- |"]
+        for name, r in zip(names, results, strict=True):
+            stats = format_result(r).replace("|", "\\|")
+            lines.append(f"| {name} (`{r.entry.key}`) | {_state(r)} | {stats} |")
     lines.append("")
-    for r in results:
-        lines += [f"## {r.entry.label}", "", f"`{r.entry.key}` · {_state(r)} · {format_result(r)}",
-                  ""]
+    for name, r in zip(names, results, strict=True):
+        head = _state(r) if blind else f"`{r.entry.key}` · {_state(r)} · {format_result(r)}"
+        lines += [f"## {name}", "", head, ""]
         if r.error is not None and r.error.kind.value != "cancelled":
-            lines += [f"> {r.error.label()}", ""]
+            error = r.error
+            if blind:
+                status = f" (HTTP {error.status})" if error.status is not None else ""
+                lines += [f"> {error.kind.value}{status}: {HIDDEN_ERROR}", ""]
+            else:
+                lines += [f"> {error.label()}", ""]
         if r.text:
             fence = _fence(r.text)
             lines += [fence + "markdown", r.text.rstrip("\n"), fence, ""]

@@ -259,6 +259,7 @@ function M.state()
     }
   end
   out.fastest = H.current.fastest
+  out.blind = H.current.blind
   out.view = view.info()
   return out
 end
@@ -273,9 +274,13 @@ function M.on_begin(id, info)
   end
   local source = H.pending_source or (H.current and H.current.source) or H.source(nil)
   H.pending_source = nil
-  H.current = { id = id, prompt = info.prompt or '', sections = sections, source = source }
+  -- `blind`: [arena] blind, the names are hidden until the vote (on_reveal).
+  H.current = { id = id, prompt = info.prompt or '', sections = sections, source = source,
+    blind = info.blind == true }
   local layout = H.layout_override or M.config.layout or info.layout or 'auto'
   view.open(sections, layout, {
+    blind = H.current.blind,
+    vote_key = M.config.keys.vote or nil,
     prompt = H.current.prompt,
     height = M.config.height,
     focus = M.config.focus,
@@ -284,6 +289,14 @@ function M.on_begin(id, info)
     help_key = M.config.hint and M.config.keys.help or nil,
     on_buffer = H.map_view_keys,
   })
+end
+
+--- Blind mode: the vote revealed the names (the host sent them as updates).
+function M.on_reveal(id)
+  local cur = H.current
+  if not cur or cur.id ~= id then return end
+  cur.blind = false
+  view.set_blind(false)
 end
 
 --- The host found a new fastest answer (0-based `index`).
@@ -314,10 +327,12 @@ function M.on_update(id, index, update)
     header_changed = true
   end
   if update.label and update.label ~= sec.label then
-    -- A fallback answers for this entry: "primary → fallback (fallback)".
+    -- A fallback answers for this entry ("primary → fallback (fallback)"),
+    -- or blind mode's reveal names it ("B: qwen").
     sec.label = update.label
     header_changed = true
   end
+  if update.key then sec.key = update.key end
   if update.score then sec.score = update.score end
   if update.reset then
     -- The server cut the answer and the host asks again: start the text over.

@@ -72,6 +72,7 @@ function M.open(sections, layout, opts)
   H.view.sections = sections
   H.view.opts = opts or {}
   H.view.prompt = (opts or {}).prompt or ''
+  H.view.blind = (opts or {}).blind == true
   H.view.fastest = nil
   H.view.layout = M.resolve_layout(layout, #sections, H.view.opts.min_column_width)
   H.windows()
@@ -191,6 +192,12 @@ function M.render_section(i)
   H.set_lines(buf, top, top + 1 + old_rows, lines)
   H.decorate(i)
   H.render_scoreboard()
+end
+
+--- Blind mode on or off (the winbar says so while it is on).
+function M.set_blind(on)
+  H.view.blind = on
+  H.refresh_winbar()
 end
 
 --- Mark section `i` as the fastest answer.
@@ -555,6 +562,11 @@ end
 function H.winbar()
   local prompt = H.view.prompt:gsub('\n.*', ' …'):gsub('%%', '%%%%')
   local right = {}
+  if H.view.blind then
+    local vote = (H.view.opts or {}).vote_key
+    local how = vote and (' · ' .. vote:gsub('%%', '%%%%') .. ' votes and reveals') or ''
+    table.insert(right, '%#HexaiPending#blind' .. how)
+  end
   if H.view.fastest then table.insert(right, '%#HexaiAskDone#★%#Comment# fastest') end
   local help = (H.view.opts or {}).help_key
   if help then table.insert(right, '%#Comment#' .. help:gsub('%%', '%%%%') .. ' keys') end
