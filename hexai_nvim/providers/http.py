@@ -214,7 +214,10 @@ def provider_message(data: Any) -> str | None:
 
     Shapes: OpenAI ``{"error": {"message": ...}}``, Anthropic
     ``{"type": "error", "error": {"type": ..., "message": ...}}``, Ollama
-    ``{"error": "..."}``, and the common ``{"message": ...}`` / ``{"detail": ...}``.
+    ``{"error": "..."}``, and the common ``{"message": ...}`` / ``{"detail": ...}``,
+    including a validation error list (FastAPI/pydantic ``{"detail": [{"loc", "msg"}]}``,
+    Mistral ``{"message": {"detail": [...]}}``: ``stream_options: Extra inputs are not
+    permitted``).
     """
     if not isinstance(data, dict):
         return None
@@ -232,7 +235,22 @@ def provider_message(data: Any) -> str | None:
         value = data.get(key)
         if isinstance(value, str) and value.strip():
             return value.strip()
+        if isinstance(value, dict) and isinstance(value.get("detail"), list):
+            value = value["detail"]
+        if isinstance(value, list) and (found := _validation_errors(value)):
+            return found
     return None
+
+
+def _validation_errors(items: list[Any]) -> str | None:
+    """``loc: msg`` of each pydantic-style error (``body`` dropped from ``loc``)."""
+    parts = []
+    for item in items[:5]:
+        if isinstance(item, dict) and isinstance(item.get("msg"), str):
+            loc = item.get("loc")
+            where = ".".join(str(p) for p in loc if p != "body") if isinstance(loc, list) else ""
+            parts.append(f"{where}: {item['msg']}" if where else item["msg"])
+    return "; ".join(parts) or None
 
 
 #: Control characters (ESC included) left after whitespace is folded: a

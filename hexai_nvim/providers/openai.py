@@ -5,7 +5,8 @@
 no key: llama.cpp, LM Studio, vLLM and Ollama's OpenAI endpoint do not need
 one). The answer's length limit goes in ``max_completion_tokens`` to OpenAI
 itself and in ``max_tokens`` everywhere else. Streaming asks for
-``stream_options.include_usage`` and reads SSE ``data:`` chunks until
+``stream_options.include_usage`` (not of Mistral, which refuses the field and
+sends usage on its last chunk unasked) and reads SSE ``data:`` chunks until
 ``data: [DONE]``.
 
 Accepted variations seen in real traffic: SSE comments and ``event:`` lines,
@@ -108,6 +109,11 @@ class OpenAIProvider(JsonHttpProvider):
         host = (urllib.parse.urlsplit(self.base_url).hostname or "").lower()
         official = host == "api.openai.com" or host.endswith(".openai.azure.com")
         self.max_tokens_field = "max_completion_tokens" if official else "max_tokens"
+        # Mistral's API refuses every field it does not know (422
+        # ``extra_forbidden`` for ``stream_options``) and sends the usage on
+        # the last chunk anyway.
+        mistral = spec.kind == "mistral" or host == "mistral.ai" or host.endswith(".mistral.ai")
+        self.asks_stream_usage = not mistral
 
     def endpoint(self, call: Call) -> str:
         return f"{self.base_url}/chat/completions"
@@ -155,7 +161,7 @@ class OpenAIProvider(JsonHttpProvider):
         if not messages and request.fim is not None:
             messages = [{"role": "user", "content": request.fim.prefix}]
         body: dict[str, Any] = {"model": call.model, "messages": messages, "stream": call.stream}
-        if call.stream:
+        if call.stream and self.asks_stream_usage:
             body["stream_options"] = {"include_usage": True}
         if request.max_tokens is not None:
             body[self.max_tokens_field] = request.max_tokens

@@ -51,7 +51,7 @@ USAGE_MODES: tuple[str, ...] = ("standard", "groq", "finish", "timings", "nostre
 
 #: Options that may be written bare (``+think``).
 _FLAGS: tuple[str, ...] = ("think", "crlf", "comments", "echo_key", "nofim", "single_slot",
-                           "llama_server")
+                           "llama_server", "mistral")
 
 
 class SimOptionError(ValueError):
@@ -107,6 +107,10 @@ class SimOptions:
     #: (400 ``exceed_context_size_error`` with ``n_ctx``, streamed or not)
     #: rather than llama-cpp-python (400 whole, an empty 200 stream).
     llama_server: bool = False
+    #: Chat completions as Mistral's API answers them: a field it does not know
+    #: (``stream_options``, ``max_completion_tokens`` ...) is a 422
+    #: ``extra_forbidden``; usage comes on the last chunk without being asked.
+    mistral: bool = False
 
     @property
     def effective_tps(self) -> float:

@@ -175,6 +175,11 @@ class _Dialect:
         """The status and message a real server gives a model without FIM support."""
         return None
 
+    def mistral_refusal(self, body: Any, options: SimOptions) -> dict[str, Any] | None:
+        """Mistral's 422 body for the fields its API does not know (its own
+        endpoints, and chat with ``+mistral``), or None."""
+        return None
+
     def status_message(self, status: int, model: str) -> str:
         messages = {
             400: "Invalid request (simulated).",
@@ -234,8 +239,50 @@ class _Dialect:
         return f"{head}data: {payload}{nl}{nl}".encode()
 
 
+#: The request fields Mistral's chat completions know; any other is a 422.
+MISTRAL_CHAT_FIELDS = frozenset({
+    "model", "messages", "temperature", "top_p", "max_tokens", "stream", "stop",
+    "random_seed", "response_format", "tools", "tool_choice", "presence_penalty",
+    "frequency_penalty", "n", "prediction", "parallel_tool_calls", "prompt_mode",
+    "safe_prompt",
+})
+
+
+#: The request fields Mistral's ``/v1/fim/completions`` knows.
+MISTRAL_FIM_FIELDS = frozenset({
+    "model", "prompt", "suffix", "max_tokens", "min_tokens", "temperature", "top_p", "stream",
+    "stop", "random_seed",
+})
+
+
+def mistral_extra_forbidden(body: dict[str, Any], allowed: frozenset[str]) -> dict[str, Any] | None:
+    """Mistral's pydantic 422 body naming each unknown field, or None."""
+    extra = sorted(set(body) - allowed)
+    if not extra:
+        return None
+    detail = [{"type": "extra_forbidden", "loc": ["body", name],
+               "msg": "Extra inputs are not permitted", "input": body[name]} for name in extra]
+    return {"object": "error", "message": {"detail": detail}, "type": "invalid_request_error",
+            "param": None, "code": None}
+
+
+def mistral_chunk(chunk: dict[str, Any], reply: _Reply, usage: dict[str, int] | None,
+                  finish: str | None) -> dict[str, Any]:
+    """A chunk as Mistral sends it: no fingerprint, usage on the finishing one only."""
+    chunk.pop("system_fingerprint", None)
+    chunk.pop("usage", None)
+    if finish is not None and usage is not None and reply.options.usage == "standard":
+        chunk["usage"] = usage
+    return chunk
+
+
 class _OpenAI(_Dialect):
     name = "openai"
+
+    def mistral_refusal(self, body: Any, options: SimOptions) -> dict[str, Any] | None:
+        if not options.mistral or not isinstance(body, dict):
+            return None
+        return mistral_extra_forbidden(body, MISTRAL_CHAT_FIELDS)
 
     def parse(self, body: Any, headers: Mapping[str, str]) -> _Ask:
         if not isinstance(body, dict):
@@ -290,6 +337,8 @@ class _OpenAI(_Dialect):
             "system_fingerprint": "fp_hexai_sim",
             "choices": [{"index": 0, "delta": delta, "logprobs": None, "finish_reason": finish}],
         }
+        if reply.options.mistral:
+            return mistral_chunk(chunk, reply, self._usage(reply), finish)
         if reply.options.usage == "standard" and reply.ask.include_usage:
             chunk["usage"] = None  # as OpenAI does on every chunk but the last
         return chunk
@@ -623,10 +672,6 @@ class _Codestral(_OpenAI):
         model = body.get("model")
         if not isinstance(model, str) or not model:
             raise _BadRequest("model: Field required", 422)
-        extra = sorted(set(body) - {"model", "prompt", "suffix", "max_tokens", "min_tokens",
-                                    "temperature", "top_p", "stream", "stop", "random_seed"})
-        if extra:
-            raise _BadRequest(f"{extra[0]}: Extra inputs are not permitted", 422)
         prompt, suffix = _fim_text(body)
         max_tokens = body.get("max_tokens")
         return _Ask(
@@ -646,13 +691,12 @@ class _Codestral(_OpenAI):
     def refuse_fim(self, ask: _Ask, base: str) -> tuple[int, str] | None:
         return 400, f"Model {base} does not support FIM (fill-in-the-middle) completions"
 
+    def mistral_refusal(self, body: Any, options: SimOptions) -> dict[str, Any] | None:
+        return mistral_extra_forbidden(body, MISTRAL_FIM_FIELDS) if isinstance(body, dict) else None
+
     def _chunk(self, reply: _Reply, delta: dict[str, Any], finish: str | None) -> dict[str, Any]:
-        chunk = super()._chunk(reply, delta, finish)
-        chunk.pop("system_fingerprint", None)
-        chunk.pop("usage", None)
-        if finish is not None and reply.options.usage == "standard":
-            chunk["usage"] = self._usage(reply)
-        return chunk
+        return mistral_chunk(super()._chunk(reply, delta, finish), reply, self._usage(reply),
+                             finish)
 
 
 class _Infill(_Dialect):
@@ -959,6 +1003,10 @@ class _Run:
         refusal = self.dialect.refuse_fim(ask, base) if options.nofim else None
         if refusal is not None:
             return self.error_response(*refusal)
+        strict = self.dialect.mistral_refusal(body, options)
+        if strict is not None:
+            self.state.update(self.record, status=422)
+            return web.json_response(strict, status=422)
 
         status = options.status
         if options.fail_first and status is None:

@@ -226,6 +226,38 @@ def test_openai_itself_gets_max_completion_tokens_others_max_tokens(
     assert not other & set(body)
 
 
+async def test_mistral_chat_streams_without_stream_options_and_reads_its_usage(
+    sim: Sim, http: HttpPool
+) -> None:
+    # Mistral refuses unknown fields (422 extra_forbidden: stream_options) and
+    # sends usage on its finishing chunk unasked; +mistral makes the simulator do both.
+    outcome = await collect(http, spec("mistral", f"{sim.url}/v1"),
+                            make_call("mistral-small+mistral", max_tokens=50))
+    [recorded] = sim.state.requests
+    assert recorded.path == "/v1/chat/completions" and recorded.status == 200
+    assert "stream_options" not in recorded.body and recorded.body["max_tokens"] == 50
+    assert outcome.text == reply_text("mistral-small", PROMPT)
+    assert outcome.usage is not None and outcome.usage.input_tokens == IN
+    assert outcome.finish.stop is StopReason.STOP
+
+
+async def test_mistral_refusal_of_a_field_is_a_clear_error(sim: Sim, http: HttpPool) -> None:
+    # What every Mistral chat request got while stream_options was sent: the
+    # simulator's +mistral answers as Mistral does, and the message names the field.
+    provider_spec = spec("openai-compatible", f"{sim.url}/v1")
+    with pytest.raises(ProviderError) as info:
+        await collect(http, provider_spec, make_call("mistral-small+mistral"))
+    assert info.value.status == 422
+    assert "stream_options: Extra inputs are not permitted" in str(info.value)
+
+
+@pytest.mark.parametrize("base", ["https://api.mistral.ai/v1", "https://codestral.mistral.ai/v1"])
+def test_an_openai_compatible_entry_at_mistral_asks_no_stream_options(base: str) -> None:
+    provider = make_provider(spec("openai-compatible", base), HttpPool())
+    assert isinstance(provider, JsonHttpProvider)
+    assert "stream_options" not in provider.payload(make_call("m"))
+
+
 async def test_openai_without_key_sends_no_authorization(sim: Sim, http: HttpPool) -> None:
     await collect(http, spec("openai-compatible", f"{sim.url}/v1"), make_call("m", key=None))
     [recorded] = sim.state.requests
