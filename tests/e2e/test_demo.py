@@ -30,7 +30,7 @@ def test_demo_without_a_terminal_prints_both_labelled_suggestions_and_exits_0() 
     assert proc.returncode == 0, proc.stdout + proc.stderr
     out = proc.stdout
     assert f"[{LOCAL_LABEL} " in out and f"[{CLOUD_LABEL} " in out
-    assert "keystroke to first suggestion" in out
+    assert "keystroke to the first text drawn" in out and "an entry's time to its last" in out
     assert "accepted (" in out
     assert "Traceback" not in proc.stderr
     # Readable code that fits below `low, high = ...` (canned, not filler).
