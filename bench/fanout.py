@@ -43,7 +43,7 @@ from hexai_nvim.config.model import (
     General,
     ProviderSpec,
 )
-from hexai_nvim.engine import Engine
+from hexai_nvim.engine.core import Engine
 from hexai_nvim.providers.base import Message, Request
 from hexai_nvim.stats import StatsStore
 

@@ -36,7 +36,8 @@ from hexai_nvim.config.model import (  # noqa: E402
     General,
     ProviderSpec,
 )
-from hexai_nvim.engine import Engine, EntryResult  # noqa: E402
+from hexai_nvim.engine.core import Engine  # noqa: E402
+from hexai_nvim.engine.results import EntryResult  # noqa: E402
 from hexai_nvim.providers.base import Message, Request  # noqa: E402
 from tests.llama_server import LlamaServer, ensure  # noqa: E402
 

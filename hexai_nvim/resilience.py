@@ -1,6 +1,7 @@
 """What the engine does when a provider fails: retry, skip, fall back (hexai 0.42.4).
 
-Three rules, one owner each, all called by :mod:`hexai_nvim.engine`:
+Three rules, one owner each, all called by the engine (:mod:`hexai_nvim.engine.run`
+and :mod:`hexai_nvim.engine.fanout`):
 
 - **Retry** (:func:`retry_delay`): a request that failed before any text with
   HTTP 429, 500, 502, 503 or 504, or whose connection failed, is tried again

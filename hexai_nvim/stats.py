@@ -1,7 +1,7 @@
 """Request statistics: a JSONL file in the XDG cache folder, and summaries of it.
 
 One line per finished entry (see :class:`StatsRecord`), written by the
-engine through its :class:`~hexai_nvim.engine.ResultSink` protocol, which
+engine through its :class:`~hexai_nvim.engine.sink.ResultSink` protocol, which
 :class:`StatsStore` implements. The file lives at ``$XDG_CACHE_HOME/hexai/nvim-stats.jsonl`` (else
 ``~/.cache/hexai/nvim-stats.jsonl``) and is pruned to the last
 ``[stats] window_minutes`` now and then.
@@ -16,7 +16,7 @@ What a caller may rely on:
   and dropped when pruning; reading or pruning never raises.
 - Records hold provider, model, label, timings, tokens, bytes and status:
   never prompts, answers or keys. The measured fields are the engine's
-  :class:`~hexai_nvim.engine.EntryStats` fields of the same name, copied by
+  :class:`~hexai_nvim.engine.results.EntryStats` fields of the same name, copied by
   name (one list of fields: :data:`MEASURED_FIELDS`).
 - The arena's outcomes (never pruned) live elsewhere: :mod:`hexai_nvim.arena.store`.
 """
@@ -43,7 +43,7 @@ if TYPE_CHECKING:
     from collections.abc import Callable
 
     from hexai_nvim.config.model import Config
-    from hexai_nvim.engine import EntryResult
+    from hexai_nvim.engine.results import EntryResult
 
 log = logging.getLogger("hexai_nvim.stats")
 

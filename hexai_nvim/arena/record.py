@@ -25,7 +25,7 @@ from typing import TYPE_CHECKING, Any
 from hexai_nvim.arena.store import Candidate, Outcome, text_hash, with_ties
 
 if TYPE_CHECKING:
-    from hexai_nvim.engine import EntryResult
+    from hexai_nvim.engine.results import EntryResult
     from hexai_nvim.surfaces.entry_state import EntryState
 
 LETTERS = "ABCDEFGHIJKLMNOPQRSTUVWXYZ"

@@ -58,7 +58,9 @@ from hexai_nvim.surfaces.format import fallback_words, format_ms, format_stats, 
 
 if TYPE_CHECKING:
     from hexai_nvim.config.model import Config, Entry
-    from hexai_nvim.engine import Engine, EntryResult, Event
+    from hexai_nvim.engine.core import Engine
+    from hexai_nvim.engine.events import Event
+    from hexai_nvim.engine.results import EntryResult
 
 #: Short flags registered as ``-0`` .. ``-31`` (``--entry N`` takes any N).
 SHORT_FLAGS = 32
@@ -200,7 +202,7 @@ EngineFactory = Callable[["Config"], "Engine"]
 
 
 def _default_engine(config: Config) -> Engine:
-    from hexai_nvim.engine import Engine
+    from hexai_nvim.engine.core import Engine
 
     return Engine(config)
 
@@ -391,7 +393,7 @@ class PlainView:
         self._ends_with_newline = True
 
     async def follow(self, events: AsyncIterable[Event]) -> None:
-        from hexai_nvim.engine import ChunkEvent, FallbackEvent, RestartEvent
+        from hexai_nvim.engine.events import ChunkEvent, FallbackEvent, RestartEvent
 
         async for event in events:
             if self.single and isinstance(event, ChunkEvent):
@@ -504,7 +506,7 @@ class LiveView:
             self.redraw()
 
     def apply(self, event: Event) -> None:
-        from hexai_nvim.engine import (
+        from hexai_nvim.engine.events import (
             ChunkEvent,
             DoneEvent,
             ErrorEvent,

@@ -33,7 +33,7 @@ from hexai_nvim.host.runtime import INFO, Runtime
 
 if TYPE_CHECKING:
     from hexai_nvim.arena.store import Outcome, OutcomeStore
-    from hexai_nvim.engine import EntryResult
+    from hexai_nvim.engine.results import EntryResult
     from hexai_nvim.surfaces.completion import CursorContext
     from hexai_nvim.surfaces.entry_state import EntryState
 

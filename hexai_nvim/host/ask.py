@@ -66,7 +66,8 @@ from hexai_nvim.surfaces.format import header_stats, score_figures
 # inside the handlers: Neovim waits while the host imports this module.
 if TYPE_CHECKING:
     from hexai_nvim.config.model import Entry
-    from hexai_nvim.engine import EntryResult, FanOut
+    from hexai_nvim.engine.fanout import FanOut
+    from hexai_nvim.engine.results import EntryResult
     from hexai_nvim.surfaces.ask import AskContext
     from hexai_nvim.surfaces.ask_blind import BlindAsk
 
@@ -345,7 +346,7 @@ def start(rt: Runtime, prompt: str, context: AskContext | None) -> int | None:
 
 async def run_ask(rt: Runtime, run: AskRun, make_fan: Callable[[], FanOut]) -> None:
     """Follow the fan-out of ``run`` and forward it to Lua, batched."""
-    from hexai_nvim.engine import (
+    from hexai_nvim.engine.events import (
         ChunkEvent,
         DoneEvent,
         ErrorEvent,

@@ -49,7 +49,7 @@ def _lines(lines: list[CheckLine]) -> list[dict[str, str]]:
 @method("check.run")
 def check_run(rt: Runtime, payload: Payload) -> None:
     from hexai_nvim.config.files import global_config_path
-    from hexai_nvim.engine import Engine
+    from hexai_nvim.engine.core import Engine
     from hexai_nvim.surfaces.check import (
         key_statuses,
         probe_all,

@@ -35,7 +35,7 @@ from hexai_nvim.surfaces.entry_state import EntryState, result_state
 from hexai_nvim.surfaces.format import format_result
 
 if TYPE_CHECKING:
-    from hexai_nvim.engine import EntryResult
+    from hexai_nvim.engine.results import EntryResult
 
 # hexai_nvim.surfaces.code_action (and the providers it imports) is imported
 # inside the handlers: Neovim waits while the host imports this module.

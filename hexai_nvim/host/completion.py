@@ -53,7 +53,8 @@ from hexai_nvim.surfaces.entry_state import EntryState
 # imported inside the handlers: Neovim waits while the host imports this module.
 if TYPE_CHECKING:
     from hexai_nvim.config.model import Entry
-    from hexai_nvim.engine import EntryResult, FanOut
+    from hexai_nvim.engine.fanout import FanOut
+    from hexai_nvim.engine.results import EntryResult
     from hexai_nvim.host.runtime import Runtime
     from hexai_nvim.providers.base import FimFile, Request
     from hexai_nvim.surfaces.completion import BufferView, CursorContext
@@ -247,7 +248,7 @@ class CompletionService:
             send_snapshot(rt, trigger, [], done=True,
                           problem="no completion entries configured (see :help hexai-config)")
             return
-        from hexai_nvim.engine import ChunkEvent, DoneEvent, ErrorEvent, FallbackEvent
+        from hexai_nvim.engine.events import ChunkEvent, DoneEvent, ErrorEvent, FallbackEvent
         from hexai_nvim.surfaces.completion import build_context, build_request, fit_context
 
         ctx = build_context(view, config.general)

@@ -29,7 +29,9 @@ from hexai_nvim.config.model import Config
 from hexai_nvim.secrets import ScrubbingFormatter, scrub_data
 
 if TYPE_CHECKING:
-    from hexai_nvim.engine import Engine, EntryResult, ResultSink
+    from hexai_nvim.engine.core import Engine
+    from hexai_nvim.engine.results import EntryResult
+    from hexai_nvim.engine.sink import ResultSink
 
 log = logging.getLogger("hexai_nvim.host")
 
@@ -133,7 +135,7 @@ class Runtime:
     @property
     def engine(self) -> Engine:
         if self._engine is None:
-            from hexai_nvim.engine import Engine
+            from hexai_nvim.engine.core import Engine
             from hexai_nvim.stats import default_store
 
             self._engine = Engine(self.config, stats=LaterSink(default_store(self.config)))
@@ -245,7 +247,7 @@ STATS_DELAY_S = 0.05
 
 #: What the first completion would import (see :meth:`Runtime.warm_up`).
 _PRELOAD = (
-    "aiohttp", "hexai_nvim.engine", "hexai_nvim.providers", "hexai_nvim.surfaces.completion",
+    "aiohttp", "hexai_nvim.engine.core", "hexai_nvim.providers", "hexai_nvim.surfaces.completion",
 )
 
 

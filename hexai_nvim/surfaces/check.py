@@ -38,7 +38,7 @@ from hexai_nvim.surfaces.code_action import custom_actions
 from hexai_nvim.surfaces.format import with_article
 
 if TYPE_CHECKING:
-    from hexai_nvim.engine import Engine
+    from hexai_nvim.engine.core import Engine
 
 OK, WARN, ERROR = "OK", "WARN", "ERROR"
 #: Default overall deadline of the live probe.

@@ -31,7 +31,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from hexai_nvim.engine import EntryResult
+    from hexai_nvim.engine.results import EntryResult
 
 STATUSES = ("pending", "streaming", "ok", "empty", "error", "cancelled", "muted")
 STOP_REASONS = ("stop", "length", "cut", "timeout", "cancelled", "error")

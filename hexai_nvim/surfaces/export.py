@@ -21,7 +21,7 @@ from hexai_nvim.surfaces.ask_blind import HIDDEN_ERROR
 from hexai_nvim.surfaces.format import format_result
 
 if TYPE_CHECKING:
-    from hexai_nvim.engine import EntryResult
+    from hexai_nvim.engine.results import EntryResult
 
 
 def _fence(text: str) -> str:

@@ -8,7 +8,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from hexai_nvim.engine import EntryResult, EntryStats
+    from hexai_nvim.engine.results import EntryResult, EntryStats
 
 
 def count_of(number: int, noun: str) -> str:

@@ -17,7 +17,8 @@ import re
 from pathlib import Path
 
 from hexai_nvim.config import Config, load_config
-from hexai_nvim.engine import Engine, EntryResult
+from hexai_nvim.engine.core import Engine
+from hexai_nvim.engine.results import EntryResult
 from hexai_nvim.providers import fim
 from hexai_nvim.providers.base import ErrorKind
 from hexai_nvim.surfaces.completion import (

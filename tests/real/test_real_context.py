@@ -17,7 +17,7 @@ from hexai_nvim.config.model import (
     General,
     ProviderSpec,
 )
-from hexai_nvim.engine import Engine
+from hexai_nvim.engine.core import Engine
 from hexai_nvim.providers.base import ErrorKind, Message, Request
 from tests.llama_server import LlamaServer
 

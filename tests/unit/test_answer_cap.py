@@ -18,7 +18,8 @@ from hexai_nvim.config.model import (
     General,
     ProviderSpec,
 )
-from hexai_nvim.engine import Engine, EntryResult
+from hexai_nvim.engine.core import Engine
+from hexai_nvim.engine.results import EntryResult
 from hexai_nvim.providers.base import ErrorKind, Message, Request
 from hexai_nvim.sim import SimState
 from hexai_nvim.sim.thread import SimThread

@@ -35,16 +35,9 @@ from hexai_nvim.config.model import (
     General,
     ProviderSpec,
 )
-from hexai_nvim.engine import (
-    ChunkEvent,
-    DoneEvent,
-    Engine,
-    EntryResult,
-    EntryStats,
-    ErrorEvent,
-    ErrorInfo,
-    StartEvent,
-)
+from hexai_nvim.engine.core import Engine
+from hexai_nvim.engine.events import ChunkEvent, DoneEvent, ErrorEvent, StartEvent
+from hexai_nvim.engine.results import EntryResult, EntryStats, ErrorInfo
 from hexai_nvim.providers.base import (
     Call,
     ErrorKind,

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 
-from hexai_nvim.engine import EntryStats
+from hexai_nvim.engine.results import EntryStats
 from hexai_nvim.host.ask import FLUSH_INTERVAL_S, StreamBatcher
 from hexai_nvim.surfaces.format import format_stats
 

@@ -23,7 +23,7 @@ from hexai_nvim.config.model import (
     Problem,
     ProviderSpec,
 )
-from hexai_nvim.engine import Engine
+from hexai_nvim.engine.core import Engine
 from hexai_nvim.surfaces.check import (
     ERROR,
     OK,

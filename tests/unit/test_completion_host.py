@@ -18,7 +18,7 @@ from hexai_nvim.config.model import (
     General,
     ProviderSpec,
 )
-from hexai_nvim.engine import Engine
+from hexai_nvim.engine.core import Engine
 from hexai_nvim.host.completion import Trigger, cancel, complete, service
 from hexai_nvim.providers.base import (
     Call,

@@ -9,7 +9,7 @@ from typing import Any
 from aiohttp import web
 
 from hexai_nvim.config.model import General
-from hexai_nvim.engine import Engine
+from hexai_nvim.engine.core import Engine
 from hexai_nvim.providers import HttpPool, make_provider
 from hexai_nvim.providers.base import Call, ErrorKind, Message, Request, StopReason
 from hexai_nvim.surfaces.completion import fit_context

@@ -23,16 +23,9 @@ from hexai_nvim.config.model import (
     General,
     ProviderSpec,
 )
-from hexai_nvim.engine import (
-    ChunkEvent,
-    DoneEvent,
-    Engine,
-    EntryResult,
-    EntryStats,
-    ErrorEvent,
-    Event,
-    StartEvent,
-)
+from hexai_nvim.engine.core import Engine
+from hexai_nvim.engine.events import ChunkEvent, DoneEvent, ErrorEvent, Event, StartEvent
+from hexai_nvim.engine.results import EntryResult, EntryStats
 from hexai_nvim.providers.base import (
     Call,
     ErrorKind,
@@ -870,7 +863,7 @@ async def test_a_failing_stats_prune_is_reported_not_left_unretrieved(
     eng, _ = make_engine(entries, {"a": [[("text", "x")]]}, stats=store)
     (result,) = await eng.fan_out(entries, REQUEST).wait()
     for _ in range(100):  # the prune runs in a worker thread
-        if not eng._background:
+        if not eng._recorder._background:
             break
         await asyncio.sleep(0.01)
     await eng.close()

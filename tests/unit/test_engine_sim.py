@@ -18,7 +18,8 @@ from hexai_nvim.config.model import (
     General,
     ProviderSpec,
 )
-from hexai_nvim.engine import ChunkEvent, DoneEvent, Engine, ErrorEvent, StartEvent
+from hexai_nvim.engine.core import Engine
+from hexai_nvim.engine.events import ChunkEvent, DoneEvent, ErrorEvent, StartEvent
 from hexai_nvim.providers.base import ErrorKind, Message, Request
 from hexai_nvim.sim import SimState, key_digest, reply_text
 from hexai_nvim.sim.thread import SimThread

@@ -15,7 +15,7 @@ from typing import Any
 import pytest
 
 from hexai_nvim.config.model import Entry, ProviderSpec
-from hexai_nvim.engine import EntryResult, EntryStats, ErrorInfo
+from hexai_nvim.engine.results import EntryResult, EntryStats, ErrorInfo
 from hexai_nvim.host.ask import final_update
 from hexai_nvim.host.code_action import cancelled_payload, result_payload
 from hexai_nvim.providers.base import ErrorKind, StopReason

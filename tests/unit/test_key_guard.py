@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from hexai_nvim.config import load_config
-from hexai_nvim.engine import Engine
+from hexai_nvim.engine.core import Engine
 from hexai_nvim.providers.base import ErrorKind, Message, Request
 from hexai_nvim.sim import SimState, key_digest
 from hexai_nvim.sim.thread import SimThread

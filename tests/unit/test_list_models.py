@@ -16,7 +16,7 @@ from hexai_nvim.config.model import (
     General,
     ProviderSpec,
 )
-from hexai_nvim.engine import Engine
+from hexai_nvim.engine.core import Engine
 from hexai_nvim.providers import make_provider
 from hexai_nvim.providers.base import ErrorKind, Provider, lists_models
 from hexai_nvim.sim import SimState

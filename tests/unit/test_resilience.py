@@ -21,7 +21,8 @@ from hexai_nvim.config.model import (
     General,
     ProviderSpec,
 )
-from hexai_nvim.engine import DoneEvent, Engine, ErrorEvent, FallbackEvent
+from hexai_nvim.engine.core import Engine
+from hexai_nvim.engine.events import DoneEvent, ErrorEvent, FallbackEvent
 from hexai_nvim.providers.base import ErrorKind, Message, Request
 from hexai_nvim.resilience import CircuitBreaker, is_retryable, retry_delay
 from hexai_nvim.sim import SimState

@@ -276,7 +276,7 @@ def test_prune_reads_the_time_of_its_own_lines_without_building_records(
 
 
 def test_measured_fields_are_the_engines_fields_copied_by_name() -> None:
-    from hexai_nvim.engine import EntryStats
+    from hexai_nvim.engine.results import EntryStats
     from hexai_nvim.stats import MEASURED_FIELDS
 
     stats = EntryStats(

@@ -21,7 +21,9 @@ from hexai_nvim.config.model import (
     General,
     ProviderSpec,
 )
-from hexai_nvim.engine import ChunkEvent, Engine, EntryResult, Event, RestartEvent
+from hexai_nvim.engine.core import Engine
+from hexai_nvim.engine.events import ChunkEvent, Event, RestartEvent
+from hexai_nvim.engine.results import EntryResult
 from hexai_nvim.providers.base import Message, Request, StopReason
 from hexai_nvim.surfaces.format import format_result, stop_words
 

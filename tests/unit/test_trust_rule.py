@@ -20,7 +20,7 @@ from aiohttp import web
 from hexai_nvim.config import load_config
 from hexai_nvim.config.keys import clear_key_cache
 from hexai_nvim.config.model import SURFACES, Config
-from hexai_nvim.engine import Engine
+from hexai_nvim.engine.core import Engine
 from hexai_nvim.providers.base import ErrorKind, Message, Request
 from hexai_nvim.surfaces.check import OK, WARN, probe_all, probe_targets
 
