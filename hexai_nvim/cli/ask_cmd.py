@@ -2,7 +2,8 @@
 
 ::
 
-    hexai ask [--config F] [--json | --markdown] [-0 -1 ...] [--timeout S] [PROMPT...]
+    hexai ask [--config F] [--json | --markdown] [--blind [--seed N]] [-0 -1 ...]
+              [--timeout S] [PROMPT...]
 
 The prompt comes from the arguments and/or stdin (stdin is read only when it
 is not a terminal); with both, hexai's rule applies: ``"<args>:\\n\\n<stdin>"``.
@@ -31,6 +32,13 @@ Output, chosen by where stdout goes:
 
 - ``--markdown``: the comparison as Markdown once all finished (question, a
   table of states and stats, each answer; see :mod:`hexai_nvim.surfaces.export`).
+- ``--blind`` (or ``[arena] blind = true``; two or more entries): the
+  terminal and plain views show "Answer A", "Answer B"... in an order
+  shuffled per question (``--seed N`` fixes it), with no names, timings,
+  token counts or error texts (:mod:`hexai_nvim.surfaces.ask_blind`); after
+  the answers, one reveal block names each letter with its stats line.
+  ``--markdown`` keeps the shown order with the revealed labels ("A: qwen");
+  ``--json`` is not blind (it is for programs).
 
 Exit status: 0 when every entry answered; 1 when any failed (a truncated
 answer is a failure; the others are still printed); 2 for usage or
@@ -50,7 +58,7 @@ import shutil
 import sys
 import time
 import unicodedata
-from collections.abc import AsyncIterable, Callable, Sequence
+from collections.abc import AsyncIterable, AsyncIterator, Callable, Sequence
 from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any, Protocol, TextIO
 
@@ -61,6 +69,7 @@ if TYPE_CHECKING:
     from hexai_nvim.engine.core import Engine
     from hexai_nvim.engine.events import Event
     from hexai_nvim.engine.results import EntryResult
+    from hexai_nvim.surfaces.ask_blind import BlindAsk
 
 #: Short flags registered as ``-0`` .. ``-31`` (``--entry N`` takes any N).
 SHORT_FLAGS = 32
@@ -85,6 +94,14 @@ def add_parser(subparsers: Any) -> None:
     )
     parser.add_argument(
         "--timeout", type=float, metavar="S", help="total deadline per entry in seconds"
+    )
+    parser.add_argument(
+        "--blind", action="store_true",
+        help="answers as A, B, C in a shuffled order, names and stats revealed at the end "
+             "(also [arena] blind = true)",
+    )
+    parser.add_argument(
+        "--seed", type=int, metavar="N", help="fix the order of --blind (reproducible runs)"
     )
     for n in range(SHORT_FLAGS):
         parser.add_argument(
@@ -131,8 +148,22 @@ def run(args: argparse.Namespace) -> int:
         return 2
 
     view: View
+    blind = None
+    if (getattr(args, "blind", False) or config.arena.blind) and len(entries) >= 2 \
+            and not args.json:
+        import random
+
+        from hexai_nvim.surfaces.ask_blind import BlindAsk
+
+        blind = BlindAsk.shuffled(len(entries), random.Random(getattr(args, "seed", None)))
     if getattr(args, "markdown", False) and not args.json:
-        view = MarkdownView(sys.stdout, prompt)
+        view = MarkdownView(sys.stdout, prompt, blind=blind)
+    elif blind is not None:
+        out = sys.stdout
+        view = BlindView(
+            lambda shown: choose_view(shown, as_json=False, out=out, err=sys.stderr,
+                                      blind=True),
+            entries, blind, out if _is_terminal(out) else sys.stderr)
     else:
         view = choose_view(entries, as_json=args.json, out=sys.stdout, err=sys.stderr)
     try:
@@ -234,12 +265,13 @@ async def ask(
         await engine.close()
 
 
-def choose_view(entries: Sequence[Entry], *, as_json: bool, out: TextIO, err: TextIO) -> View:
+def choose_view(entries: Sequence[Entry], *, as_json: bool, out: TextIO, err: TextIO,
+                blind: bool = False) -> View:
     if as_json:
         return JsonView(out)
     if _is_terminal(out):
         color = not os.environ.get("NO_COLOR")
-        return LiveView(out, entries, color=color)
+        return LiveView(out, entries, color=color, elapsed=not blind)
     return PlainView(out, err, entries)
 
 
@@ -367,9 +399,10 @@ class JsonView:
 class MarkdownView:
     """Prints the comparison as Markdown at the end (``--markdown``)."""
 
-    def __init__(self, out: TextIO, prompt: str) -> None:
+    def __init__(self, out: TextIO, prompt: str, *, blind: BlindAsk | None = None) -> None:
         self.out = out
         self.prompt = prompt
+        self.blind = blind
 
     async def follow(self, events: AsyncIterable[Event]) -> None:
         async for _event in events:
@@ -378,9 +411,78 @@ class MarkdownView:
     def finish(self, results: Sequence[EntryResult]) -> None:
         from hexai_nvim.surfaces.export import ask_markdown
 
-        ordered = sorted(results, key=lambda r: r.index)
-        self.out.write(ask_markdown(self.prompt, ordered) + "\n")
+        blind = self.blind
+        if blind is None:
+            ordered = sorted(results, key=lambda r: r.index)
+            self.out.write(ask_markdown(self.prompt, ordered) + "\n")
+        else:  # the answers are over: the shown order, the names revealed
+            blind.revealed = True
+            ordered = sorted(results, key=lambda r: blind.shown(r.index))
+            labels = [blind.label(r.index, r.label) for r in ordered]
+            self.out.write(ask_markdown(self.prompt, ordered, labels=labels) + "\n")
         self.out.flush()
+
+
+class BlindView:
+    """``--blind``: the inner view gets the entries as "Answer A"... in the
+    shuffled order, with no names, figures or error texts; the reveal (each
+    letter's name and stats line) is written to ``reveal_to`` at the end."""
+
+    def __init__(self, make_view: Callable[[Sequence[Entry]], View], entries: Sequence[Entry],
+                 blind: BlindAsk, reveal_to: TextIO) -> None:
+        from hexai_nvim.surfaces.ask_blind import blind_name
+
+        self.blind = blind
+        self.shown_entries = [replace(entries[real], label=blind_name(shown), fallback=None)
+                              for shown, real in enumerate(blind.perm)]
+        self.inner = make_view(self.shown_entries)
+        self.reveal_to = reveal_to
+
+    async def follow(self, events: AsyncIterable[Event]) -> None:
+        await self.inner.follow(self._hidden(events))
+
+    async def _hidden(self, events: AsyncIterable[Event]) -> AsyncIterator[Event]:
+        async for event in events:
+            yield self.hide(event)
+
+    def hide(self, event: Event) -> Event:
+        from hexai_nvim.engine.events import DoneEvent, ErrorEvent, FallbackEvent, RestartEvent
+
+        shown = self.blind.shown(event.index)
+        entry = self.shown_entries[shown]
+        if isinstance(event, (DoneEvent, ErrorEvent)):
+            return replace(event, index=shown, entry=entry, result=self.hide_result(event.result))
+        if isinstance(event, FallbackEvent):  # its name would tell: the answer starts over
+            return RestartEvent(index=shown, entry=entry, reason="asking again")
+        return replace(event, index=shown, entry=entry)
+
+    def hide_result(self, result: EntryResult) -> EntryResult:
+        from hexai_nvim.surfaces.ask_blind import HIDDEN_ERROR
+
+        shown = self.blind.shown(result.index)
+        error = result.error
+        if error is not None and error.kind.value != "cancelled":
+            error = replace(error, message=HIDDEN_ERROR)
+        stats = replace(result.stats, queued_ms=0.0, ttft_ms=None, total_ms=None,
+                        input_tokens=None, output_tokens=None, retries=0)
+        return replace(result, index=shown, entry=self.shown_entries[shown], error=error,
+                       stats=stats, fallback_of=None, first_error=None)
+
+    def finish(self, results: Sequence[EntryResult]) -> None:
+        from hexai_nvim.arena.record import letter
+        from hexai_nvim.surfaces.ask_blind import reveal_words
+
+        self.inner.finish([self.hide_result(r) for r in results])
+        by_index = {r.index: r for r in results}
+        labels = [by_index[i].label if i in by_index else "?" for i in range(len(self.blind.perm))]
+        out = self.reveal_to
+        out.write(f"\nrevealed: {reveal_words(labels, self.blind, None)}\n")
+        for shown, real in enumerate(self.blind.perm):
+            result = by_index.get(real)
+            if result is not None:
+                out.write(f"  {letter(shown)} = {result.label} ({result.entry.key}): "
+                          f"{stats_line(result)}\n")
+        out.flush()
 
 
 class PlainView:
@@ -468,9 +570,12 @@ class LiveView:
         color: bool = True,
         size: Callable[[], os.terminal_size] = shutil.get_terminal_size,
         clock: Callable[[], float] = time.monotonic,
+        elapsed: bool = True,
     ) -> None:
         self.out = out
         self.color = color
+        #: Show how long each running entry has taken (not in blind mode).
+        self.elapsed = elapsed
         self.size = size
         self.clock = clock
         self.panes = [_Pane(e.label) for e in entries]
@@ -600,7 +705,8 @@ class LiveView:
             else:
                 elapsed = now - (pane.started or now)
                 what = f"{pane.chars} chars" if pane.chars else "waiting for the first token"
-                lines.append(clip(f"{spin} {label}  {elapsed:.1f}s · {what}", width))
+                took = f"{elapsed:.1f}s · " if self.elapsed else ""
+                lines.append(clip(f"{spin} {label}  {took}{what}", width))
             if tail and pane.parts:
                 wrapped = wrap(sanitize(pane.text), max(10, width - 4))
                 lines.extend(self._style(f"  │ {line}", "2") for line in wrapped[-tail:])

@@ -3,8 +3,9 @@
 One :class:`BlindAsk` per question holds its shuffled order
 (``perm[shown slot] = entry index``, a fresh uniformly random order per
 question from the caller's RNG, which tests seed) and whether it has been
-revealed. Used by ``:HexaiAsk`` (:mod:`hexai_nvim.host.ask`) and
-``hexai ask --blind`` (:mod:`hexai_nvim.cli.ask_cmd`); nothing here does I/O.
+revealed. Used by ``:HexaiAsk`` (:mod:`hexai_nvim.host.ask`, revealed by
+the vote) and ``hexai ask --blind`` (:mod:`hexai_nvim.cli.ask_cmd`, revealed
+once every answer is in); nothing here does I/O.
 
 Before the reveal, :meth:`BlindAsk.present` turns an entry's update (its
 entry-state payload, :mod:`hexai_nvim.surfaces.entry_state`) into what may
@@ -35,7 +36,7 @@ from typing import Any
 from hexai_nvim.arena.record import blind_order, letter
 
 #: What an error's message reads before the reveal.
-HIDDEN_ERROR = "the message is shown after your vote (it may name the model)"
+HIDDEN_ERROR = "its message is hidden until the names are shown (it may name the model)"
 
 #: How an answer ended, without the token counts of ``stop_words``.
 BLIND_STOP_WORDS = {

@@ -72,7 +72,7 @@ def test_blind_view_shows_letters_and_hides_names_timings_and_error_texts_until_
     assert [h.split(" · ")[0] for h in headers] == ["## Answer A", "## Answer B", "## Answer C"]
     # The failed entry is labelled by its letter and its kind, not its text.
     (failed,) = [s for s in sections if s["status"] == "error"]
-    assert failed["error_kind"] and "after your vote" in failed["error_message"]
+    assert failed["error_kind"] and "until the names are shown" in failed["error_message"]
     assert sum(1 for s in sections if s["status"] == "ok" and s["text"].strip()) == 2
     shown = everything_shown(nvim)
     for name in NAMES:

@@ -133,3 +133,23 @@ def test_arena_settings_are_read_and_bad_prices_name_their_key(tmp_path: Path) -
     text = str(caught.value)
     assert 'arena.prices."sim:a"' in text and "out of range" in text
     assert 'arena.prices."sim:b"' in text and "input = N, output = N" in text
+
+
+def test_ask_blind_prints_letters_then_reveals_and_markdown_keeps_the_order(
+    sim: SimThread, tmp_path: Path
+) -> None:
+    config = write_config(tmp_path, sim.url)
+    proc = hexai(tmp_path, "ask", "--blind", "--seed", "3", "--config", str(config), "why?")
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.count("=== Answer ") == 2 and "alpha" not in proc.stdout
+    before, _, reveal = proc.stderr.partition("revealed: ")
+    assert "alpha" not in before and "Beta" not in before and " ms" not in before
+    assert sorted(reveal.splitlines()[0].split(", ")) in (
+        ["A = Beta", "B = sim:alpha"], ["A = sim:alpha", "B = Beta"])
+    assert "ttft " in reveal
+    again = hexai(tmp_path, "ask", "--blind", "--seed", "3", "--config", str(config), "why?")
+    assert again.stderr.partition("revealed: ")[2].splitlines()[0] == reveal.splitlines()[0]
+    md = hexai(tmp_path, "ask", "--markdown", "--blind", "--seed", "3", "--config",
+               str(config), "why?").stdout
+    first = reveal.splitlines()[0].split(", ")[0].removeprefix("A = ")
+    assert f"## A: {first}" in md and "| A: " in md

@@ -14,6 +14,7 @@ from types import MappingProxyType
 import pytest
 
 from hexai_nvim.cli.ask_cmd import (
+    BlindView,
     JsonView,
     LiveView,
     PlainView,
@@ -47,6 +48,7 @@ from hexai_nvim.providers.base import (
     TextDelta,
     UsageReport,
 )
+from hexai_nvim.surfaces.ask_blind import HIDDEN_ERROR, BlindAsk
 
 
 def make_entry(i: int, name: str = "p") -> Entry:
@@ -353,3 +355,46 @@ async def test_plain_view_streams_a_single_entry() -> None:
     await ask(make_config(one), one, "hi", PlainView(out, err, one), engine_factory)
     assert out.getvalue() == "answer of m2\n"
     assert err.getvalue().startswith("p:m2: ")
+
+
+# ---------------------------------------------------------------------------
+# --blind
+# ---------------------------------------------------------------------------
+
+
+async def test_blind_plain_view_prints_letters_in_shuffled_order_then_the_reveal() -> None:
+    out, err = io.StringIO(), io.StringIO()
+    blind = BlindAsk([2, 0, 1])  # A shows entry 2, B entry 0, C entry 1 (the failing one)
+    view = BlindView(lambda shown: PlainView(out, err, shown), ENTRIES, blind, err)
+    results = await ask(make_config(), ENTRIES, "hi", view, engine_factory)
+    assert out.getvalue() == (
+        "=== Answer A ===\nanswer of m2\n\n"
+        "=== Answer B ===\nanswer of m0\n\n"
+        f"=== Answer C ===\n[auth (HTTP 401): {HIDDEN_ERROR}]\n"
+    )
+    before, _, reveal = err.getvalue().partition("\nrevealed: ")
+    for hidden in ("p:m", "invalid key", " ms", "tok", "ttft"):
+        assert hidden not in out.getvalue() + before, hidden
+    assert before.splitlines()[0] == "Answer A: "
+    assert reveal.startswith("A = p:m2, B = p:m0, C = p:m1\n")
+    assert "  C = p:m1 (p:m1): ✗ auth (HTTP 401): invalid key" in reveal
+    assert "  A = p:m2 (p:m2): " in reveal and "ttft " in reveal and " tok/s" in reveal
+    # The results themselves are the real ones (exit status, --json callers).
+    assert [r.entry.label for r in results] == ["p:m0", "p:m1", "p:m2"]
+
+
+def test_blind_live_view_shows_no_elapsed_time() -> None:
+    out = io.StringIO()
+    clock = FakeClock()
+    blind = BlindAsk([1, 0, 2])
+    view = BlindView(lambda shown: LiveView(out, shown, color=False, clock=clock, elapsed=False,
+                                            size=lambda: os.terminal_size((80, 20))),
+                     ENTRIES, blind, out)
+    inner = view.inner
+    assert isinstance(inner, LiveView)
+    inner.apply(view.hide(StartEvent(0, ENTRIES[0])))
+    clock.now += 2.5
+    inner.apply(view.hide(ChunkEvent(0, ENTRIES[0], "abc")))
+    region = inner.live_region(80, 20)
+    assert any("Answer B" in line and "3 chars" in line for line in region), region
+    assert not any(re.search(r"\d\.\ds", line) or "p:m" in line for line in region), region
