@@ -97,10 +97,14 @@ def completion_outcome(
     prompt_text: str | None = None,
     keep_text: bool = False,
     ts: float | None = None,
+    via: str = "",
+    outcome_id: str | None = None,
 ) -> Outcome | None:
     """The outcome of one trigger, or None when it showed fewer than two distinct
     suggestions. ``slots``: entry index -> slot it was seen in (visible entries);
-    ``chosen``: entry index (for accept/partial/typed)."""
+    ``chosen``: entry index (for accept/partial/typed); ``via``: where it was
+    shown (see :mod:`hexai_nvim.arena.store`); ``outcome_id``: the trigger's id
+    (a new one when None)."""
     if action not in COMPLETION_ACTIONS:
         return None
     candidates: list[Candidate] = []
@@ -137,8 +141,9 @@ def completion_outcome(
     fp_hash, fp_len = prompt if prompt is not None else (None, 0)
     return Outcome(
         ts=time.time() if ts is None else ts,
-        id=secrets.token_hex(6),
+        id=outcome_id or secrets.token_hex(6),
         surface="completion",
+        via=via,
         action=action,
         chosen=with_ties(candidates, pick),
         candidates=tuple(candidates),

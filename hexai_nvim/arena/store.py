@@ -8,10 +8,13 @@ request stats (:mod:`hexai_nvim.stats`, in the cache folder, pruned to an
 hour): outcomes are the user's history and are **never pruned** by hexai.
 
 Format, version 1 (``"v": 1`` in every line; readers skip lines of other
-versions and lines that do not parse)::
+versions and lines that do not parse). Version rule: an *optional* field may
+be added within a version (readers ignore fields they do not know, and a
+line without it reads as its documented default); a field removed, renamed
+or given another meaning makes a new version::
 
     {"v": 1, "ts": 1764579600.0, "id": "9f2c41d07a3b", "surface": "completion",
-     "action": "accept", "chosen": [0, 2], "blind": false,
+     "via": "cmp", "action": "accept", "chosen": [0, 2], "blind": false,
      "filetype": "python", "prompt_hash": "c0ffee...", "prompt_chars": 812,
      "candidates": [
        {"key": "ollama:qwen2.5-coder", "label": "qwen", "slot": 0, "visible": true,
@@ -20,13 +23,18 @@ versions and lines that do not parse)::
         "output_tokens": 6, "tokens_estimated": false},
        ...]}
 
+- ``via`` (completion only; optional, added within version 1): where the
+  suggestions were shown and chosen: ``ghost`` (ghost text), ``popup`` (the
+  built-in menu), ``cmp`` (nvim-cmp), ``blink`` (blink.cmp). A line without
+  it was written before menus were recorded: ghost text.
 - ``action``: ``accept`` (the whole suggestion), ``partial`` (a word or a line
   of it, or all of a cut answer), ``typed`` (typed by hand exactly as
   suggested), ``dismiss``, ``moved_on`` (the suggestions went away unused),
   and for the ask view ``vote``, ``yank``, ``insert``, ``all_bad``.
 - ``chosen``: indexes into ``candidates`` of what was chosen, with the entries
   whose text was identical to it (a tie); empty when nothing was chosen.
-- ``slot``: where the candidate was shown (0 = the selected/first place).
+- ``slot``: where the candidate was shown (0 = the selected/first place; in
+  a menu its position among hexai's items, other sources' items not counted).
 - ``hash``: the first 16 hex digits of the SHA-256 of the candidate's text;
   ``chars``/``lines`` its size. The text itself (``"text"``) and the prompt
   (``"prompt"``) are stored only with ``[arena] store_text = true``.
@@ -35,7 +43,8 @@ What a caller may rely on: :meth:`OutcomeStore.append` never raises for an
 I/O problem (it logs once); appends hold an advisory lock; :meth:`read`
 never raises and returns the outcomes in file order. A line with the ``id``
 of an earlier one replaces it (an ask's explicit vote after a yank of one of
-its answers), so the file stays append-only.
+its answers, or the menu's accept of a trigger whose ghost text was already
+recorded as moved on: one outcome per trigger), so the file stays append-only.
 """
 
 from __future__ import annotations
@@ -145,6 +154,8 @@ class Outcome:
     prompt_chars: int = 0
     prompt: str | None = None  # only with [arena] store_text
     extra: Mapping[str, Any] = field(default_factory=dict)
+    #: Completion: ghost | popup | cmp | blink ("": not said, i.e. ghost text).
+    via: str = ""
 
     @property
     def shown(self) -> tuple[Candidate, ...]:
@@ -161,6 +172,7 @@ class Outcome:
             "ts": self.ts,
             "id": self.id,
             "surface": self.surface,
+            **({"via": self.via} if self.via else {}),
             "action": self.action,
             "chosen": list(self.chosen),
             "blind": self.blind,
@@ -201,6 +213,7 @@ class Outcome:
                 prompt_chars=int(data.get("prompt_chars", 0)),
                 prompt=data.get("prompt"),
                 extra=data.get("extra") or {},
+                via=str(data.get("via") or ""),
             )
         except (KeyError, TypeError, ValueError, AttributeError):
             return None

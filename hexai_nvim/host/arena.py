@@ -5,11 +5,18 @@ RPC methods (Lua -> host, notifications):
 - ``arena.show`` ``{days?}``: read the outcome store in a worker thread (the
   editor never waits on the file) and send the leaderboard's lines to
   ``require('hexai.arena').show(lines, title)``;
-- ``arena.outcome`` ``{seq, action, chosen?, slots = {{index, slot}...}}``:
-  what the person did with the ghost suggestions of trigger ``seq`` (indexes
-  as Lua got them: shuffled in blind mode, mapped back here). Recorded when
-  two or more distinct suggestions were seen; in blind mode a choice is
-  followed by one message naming the models.
+- ``arena.outcome`` ``{seq, slot, action, chosen?, slots = {{index, slot}...}}``:
+  what the person did with the suggestions of trigger ``seq`` in ``slot``
+  (``ghost``, or a menu: ``menu`` the built-in popup, ``cmp``, ``blink``;
+  indexes as Lua got them: shuffled in blind mode, mapped back here).
+  Recorded when two or more distinct suggestions were seen; in blind mode a
+  choice is followed by one message naming the models. One outcome per
+  trigger: when ghost text and a menu both showed the same moment (the same
+  text around the cursor up to a word typed between the two requests, a few
+  seconds apart) they are *twins* with one outcome id and one blind order;
+  the first report is written and a later choice of the twin replaces a
+  "dismiss"/"moved on" (the store keeps the last line of an id), never the
+  other way round.
 
 The ask view's votes and ``:HexaiAskExport`` are handled by the ask host
 (:mod:`hexai_nvim.host.ask`, ``ask.vote`` and ``ask.export``), which records
@@ -24,6 +31,9 @@ from __future__ import annotations
 import asyncio
 import logging
 import random
+import re
+import secrets
+import time
 from collections import OrderedDict
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
@@ -42,6 +52,10 @@ log = logging.getLogger("hexai_nvim.host.arena")
 LUA_MODULE = "hexai.arena"
 #: Triggers remembered for their outcome report (the latest few).
 REMEMBERED_TRIGGERS = 16
+#: A ghost trigger and a menu trigger of the same text this close are one trigger.
+TWIN_WINDOW_S = 10.0
+#: What the store calls each slot (``via``).
+VIA = {"ghost": "ghost", "menu": "popup", "cmp": "cmp", "blink": "blink"}
 
 
 @dataclass
@@ -56,6 +70,13 @@ class TriggerRecord:
     #: Blind mode: perm[sent index] = entry index (None: not blind).
     perm: list[int] | None = None
     reported: bool = False
+    #: The id its outcome is written under (shared with a twin).
+    outcome_id: str = field(default_factory=lambda: secrets.token_hex(6))
+    #: The same moment shown on the other surface (ghost text <-> a menu).
+    twin: TriggerRecord | None = None
+    #: What was written for it: None (nothing yet), else whether it chose one.
+    chose: bool | None = None
+    started: float = field(default_factory=time.monotonic)
 
 
 @dataclass
@@ -87,16 +108,47 @@ def outcome_store(rt: Runtime) -> OutcomeStore:
 def remember(rt: Runtime, seq: int, slot: str, states: list[EntryState],
              ctx: CursorContext) -> dict[int, EntryResult]:
     """Keep a trigger for its outcome; returns the dict its results go into."""
+    from hexai_nvim.arena.record import blind_order
+
     st = arena_state(rt)
     record = TriggerRecord(seq, slot, states, ctx)
-    if rt.config.arena.blind and slot == "ghost":
-        from hexai_nvim.arena.record import blind_order
-
-        record.perm = blind_order(len(states), st.rng)
+    twin = _twin_of(st, record)
+    if twin is not None:
+        record.twin, twin.twin = twin, record
+        record.outcome_id = twin.outcome_id
+    if rt.config.arena.blind:
+        if twin is not None and twin.perm is not None and len(twin.perm) == len(states):
+            record.perm = list(twin.perm)  # the same letters on both surfaces
+        else:
+            record.perm = blind_order(len(states), st.rng)
     st.triggers[(slot, seq)] = record
     while len(st.triggers) > REMEMBERED_TRIGGERS:
         st.triggers.popitem(last=False)
     return record.results
+
+
+def _twin_of(st: ArenaState, record: TriggerRecord) -> TriggerRecord | None:
+    """The latest trigger of the other kind (ghost vs menu) for the same text, if recent."""
+    ghost = record.slot == "ghost"
+    for other in reversed(st.triggers.values()):
+        if record.started - other.started > TWIN_WINDOW_S:
+            break
+        if (other.twin is None and (other.slot == "ghost") != ghost
+                and _same_moment(other.ctx, record.ctx)):
+            return other
+    return None
+
+
+def _same_moment(a: CursorContext, b: CursorContext) -> bool:
+    """The same text around the cursor, up to a word typed between the two
+    requests (a menu asks at a word's first key, the ghost text after a pause)."""
+    if a.filetype != b.filetype or a.after != b.after:
+        return False
+    short, long = sorted((a.before, b.before), key=len)
+    return long.startswith(short) and _WORD.fullmatch(long[len(short):]) is not None
+
+
+_WORD = re.compile(r"\w*")
 
 
 def present(rt: Runtime, snapshot: dict[str, Any]) -> dict[str, Any]:
@@ -129,11 +181,13 @@ def arena_outcome(rt: Runtime, payload: Payload) -> bool:
     seq = payload.get("seq")
     if not config.record or not isinstance(seq, int):
         return False
-    record = arena_state(rt).triggers.get((str(payload.get("slot") or "ghost"), seq))
+    surface = str(payload.get("slot") or "ghost")
+    record = arena_state(rt).triggers.get((surface, seq))
     if record is None or record.reported:
         return False
     record.reported = True
     perm = record.perm
+    twin = record.twin
 
     def real(index: Any) -> int | None:
         if not isinstance(index, int) or isinstance(index, bool):
@@ -161,9 +215,15 @@ def arena_outcome(rt: Runtime, payload: Payload) -> bool:
         prompt=prompt_fingerprint(ctx.before, ctx.after),
         prompt_text=ctx.before + "<|cursor|>" + ctx.after,
         keep_text=config.store_text,
+        via=VIA.get(surface, surface),
+        outcome_id=record.outcome_id,
     )
     if outcome is None:
         return False
+    chose = bool(outcome.chosen)
+    if twin is not None and twin.chose is not None and (twin.chose or not chose):
+        return False  # the twin already said it (a choice is never replaced)
+    record.chose = chose
     _store(rt).append(outcome)
     if perm is not None and outcome.chosen:
         rt.notify(_reveal(outcome, perm, chosen), INFO)

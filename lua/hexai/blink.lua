@@ -11,13 +11,22 @@
 --- is appended as soon as it answers (blink.cmp appends the items of every
 --- callback), so a stalled entry never holds back the others. Using the
 --- source turns off the automatic ghost text (see |hexai-completion-display|).
+---
+--- The arena (|hexai-arena|) follows blink.cmp's completion list, whose
+--- events its own menu window draws from: `show` (the items as shown, after
+--- its fuzzy filter), `accept` (the item accepted: ours is an accept,
+--- another source's is moving on) and `hide`. blink.cmp hides the list before
+--- it accepts (after resolving the item, up to `resolve_timeout_ms`), so a
+--- hide is decided that much later.
 local M = {}
+local H = {}
 
 -- Module definition ===========================================================
 
 --- A new source object (blink.cmp calls `new(opts, provider_config)`).
 function M.new(opts)
   require('hexai').menu_source_registered('blink')
+  H.watch()
   return setmetatable({ opts = opts or {} }, { __index = M })
 end
 
@@ -71,6 +80,35 @@ function M:get_completions(ctx, callback)
       require('hexai.completion').cancel('blink')
     end
   end
+end
+
+-- Helper functionality ========================================================
+
+--- Follow blink.cmp's completion list for the arena (once; nothing is
+--- recorded when this blink.cmp has no such list).
+function H.watch()
+  if H.watching then return end
+  local ok, list = pcall(require, 'blink.cmp.completion.list')
+  if not ok or type(list) ~= 'table' or not (list.show_emitter and list.hide_emitter
+    and list.accept_emitter) then return end
+  H.watching = true
+  local arena = function() return require('hexai.arena') end
+  local cmp = require('hexai.cmp')
+  local function item_of(item) return item end
+  list.show_emitter:on(function(event)
+    local seq, anchor, items = cmp.shown(event.items, item_of)
+    if seq then arena().menu_shown('blink', seq, anchor, items) end
+  end)
+  list.hide_emitter:on(function()
+    local config_ok, config = pcall(require, 'blink.cmp.config')
+    local accept = config_ok and config.completion and config.completion.accept or {}
+    arena().menu_closed('blink', (accept.resolve_timeout_ms or 100) + 100)
+  end)
+  list.accept_emitter:on(function(event)
+    local seq, _, items = cmp.shown({ event.item }, item_of)
+    if seq then return arena().menu_chosen('blink', seq, items[1].index) end
+    arena().menu_other('blink')
+  end)
 end
 
 return M

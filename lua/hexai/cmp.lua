@@ -10,6 +10,12 @@
 --- latest request and refilters, keeping an entry the person has selected),
 --- so a stalled entry never holds back the others.
 ---
+--- The arena (|hexai-arena|) learns what the menu showed and how it ended
+--- from nvim-cmp's own events: `menu_opened` (the entries as shown: hexai's
+--- items and their position among them), `menu_closed` (an entry marked
+--- `confirmed` was chosen: ours is an accept, another source's is moving on;
+--- without `complete_done` before it the menu was aborted: a dismiss).
+---
 --- Registered by `require('hexai').setup()` when nvim-cmp is already loaded;
 --- otherwise call `require('hexai.cmp').register()` after nvim-cmp, then add
 --- `{ name = 'hexai' }` to your cmp sources. Registering turns off the
@@ -33,6 +39,7 @@ function M.register()
   if H.registered then return true end
   H.registered = cmp.register_source(M.name, M.new())
   require('hexai').menu_source_registered(M.name)
+  H.watch(cmp)
   return true
 end
 
@@ -114,7 +121,8 @@ function M.items(snapshot, typed, wanted)
           kind = 'markdown',
           value = H.markdown(e, snapshot),
         },
-        data = { hexai = { label = e.label, index = e.index, seq = snapshot.seq } },
+        data = { hexai = { label = e.label, index = e.index, seq = snapshot.seq, text = e.text,
+          buf = snapshot.buf, row = snapshot.row, col = snapshot.col } },
       }
     end
   end
@@ -122,6 +130,54 @@ function M.items(snapshot, typed, wanted)
 end
 
 -- Helper functionality ========================================================
+
+--- The hexai items among menu entries (nvim-cmp entries or blink.cmp items,
+--- `item_of(entry)` gives the completion item), in the order shown:
+--- `seq, anchor, { { index, text }... }` of the latest trigger among them.
+function M.shown(entries, item_of)
+  local seq, anchor, items = nil, nil, {}
+  for _, entry in ipairs(entries or {}) do
+    local item = item_of(entry)
+    local data = type(item) == 'table' and type(item.data) == 'table' and item.data.hexai
+    if type(data) == 'table' and data.seq then
+      if seq == nil or data.seq > seq then
+        seq, anchor, items = data.seq, { buf = data.buf, row = data.row, col = data.col }, {}
+      end
+      if data.seq == seq then items[#items + 1] = { index = data.index, text = data.text or '' } end
+    end
+  end
+  return seq, anchor, items
+end
+
+--- Follow nvim-cmp's menu for the arena (once).
+function H.watch(cmp)
+  if H.watching or type(cmp.event) ~= 'table' or not cmp.event.on then return end
+  H.watching = true
+  local arena = function() return require('hexai.arena') end
+  local function item_of(entry) return entry.completion_item end
+  cmp.event:on('menu_opened', function()
+    local entries = cmp.get_entries and cmp.get_entries() or {}
+    H.entries, H.closing = entries, false
+    local seq, anchor, items = M.shown(entries, item_of)
+    if seq then arena().menu_shown('cmp', seq, anchor, items) end
+  end)
+  -- view:close() emits it before menu_closed; view:abort() does not.
+  cmp.event:on('complete_done', function() H.closing = true end)
+  cmp.event:on('menu_closed', function()
+    local entries, closing = H.entries, H.closing
+    H.entries, H.closing = nil, false
+    if entries == nil then return end -- not open
+    for _, entry in ipairs(entries) do
+      if entry.confirmed then
+        local seq, _, items = M.shown({ entry }, item_of)
+        if seq then return arena().menu_chosen('cmp', seq, items[1].index) end
+        return arena().menu_other('cmp')
+      end
+    end
+    if not closing then return arena().menu_dismissed('cmp') end
+    arena().menu_closed('cmp')
+  end)
+end
 
 function H.markdown(e, snapshot)
   local ft = snapshot.filetype or vim.bo.filetype or ''

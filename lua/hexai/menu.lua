@@ -20,6 +20,11 @@
 --- - While you have an item selected the list is not replaced (`complete()`
 ---   would reset your selection); entries that arrived meanwhile are added
 ---   when nothing is selected again.
+--- - The arena (|hexai-arena|): every list given to `complete()` is what the
+---   menu shows (slot = the item's row); CompleteDone says how it ended
+---   (`v:event.reason`: `accept` <C-y>, `cancel` <C-e>; `discard` with an
+---   item of ours still in `v:completed_item`: selected with <C-n> and typed
+---   on, so that item was taken).
 local M = {}
 local H = {}
 
@@ -47,7 +52,8 @@ function M.items(snapshot, typed)
         empty = 1,
         dup = 1,
         icase = 1,
-        user_data = { hexai = { seq = snapshot.seq, index = e.index, rest = e.text:sub(#lines[1] + 1) } },
+        user_data = { hexai = { seq = snapshot.seq, index = e.index, rest = e.text:sub(#lines[1] + 1),
+          text = e.text } },
       }
     end
   end
@@ -100,6 +106,12 @@ function M.update(snapshot)
   if not ok then error(err) end
   -- complete() puts the typed text back itself (a change nobody typed).
   H.own_tick = { buf = snapshot.buf, tick = vim.b[snapshot.buf].changedtick }
+  local shown = {}
+  for _, item in ipairs(items) do
+    shown[#shown + 1] = { index = item.user_data.hexai.index, text = item.user_data.hexai.text }
+  end
+  require('hexai.arena').menu_shown('menu', snapshot.seq,
+    { buf = snapshot.buf, row = snapshot.row, col = snapshot.col }, shown)
 end
 --- Whether the last change of `buf` is the menu's own (`complete()` re-inserts
 --- the typed text): then it is not typing and must not trigger a request.
@@ -120,8 +132,9 @@ function M.on_complete_done()
   H.open_seq, H.shown, H.pending = nil, nil, nil
   H.restore_completeopt()
   local data = type(item) == 'table' and item.user_data
-  if type(data) ~= 'table' or type(data.hexai) ~= 'table' then return end
   local reason = (vim.v.event or {}).reason
+  H.note_outcome(reason, type(data) == 'table' and data.hexai or nil)
+  if type(data) ~= 'table' or type(data.hexai) ~= 'table' then return end
   local rest = data.hexai.rest
   if reason ~= 'accept' or type(rest) ~= 'string' or rest == '' then return end
   -- Text is locked during CompleteDone.
@@ -155,6 +168,20 @@ H.unsafe = { longest = true, preinsert = true, noinsert = true, menu = true, men
   noselect = true }
 
 -- Helper functionality ========================================================
+
+--- Tell the arena how the menu ended (see the module's Design).
+function H.note_outcome(reason, hexai)
+  local arena = require('hexai.arena')
+  if type(hexai) == 'table' and hexai.seq and (reason == 'accept' or reason == 'discard') then
+    -- Typed on after <C-n>: the item's first line stays, its further lines do not.
+    local whole = reason == 'accept' or (hexai.rest or '') == ''
+    arena.menu_chosen('menu', hexai.seq, hexai.index, whole and 'accept' or 'partial')
+  elseif reason == 'cancel' then
+    arena.menu_dismissed('menu')
+  else
+    arena.menu_closed('menu')
+  end
+end
 
 --- Give `buf` the safe local 'completeopt' (remembering its own local value).
 function H.guard_completeopt(buf)
