@@ -249,7 +249,12 @@ class CompletionService:
                           problem="no completion entries configured (see :help hexai-config)")
             return
         from hexai_nvim.engine.events import ChunkEvent, DoneEvent, ErrorEvent, FallbackEvent
-        from hexai_nvim.surfaces.completion import build_context, build_request, fit_context
+        from hexai_nvim.surfaces.completion import (
+            answer_tokens,
+            build_context,
+            build_request,
+            fit_context,
+        )
 
         ctx = build_context(view, config.general)
         prompts = config.prompts
@@ -267,14 +272,18 @@ class CompletionService:
             send_snapshot(rt, trigger, states, done=True)
             return
 
+        #: The context per budget: built once, shared by entries whose servers
+        #: take the same (one build per trigger when no server is smaller).
+        contexts = {config.general.max_context_tokens: ctx}
+
         def request_for(entry: Entry) -> Request:
-            request = build_request(ctx, entry, prompts)
             # A server that stated (or showed) a smaller context gets less text.
-            fitted = fit_context(config.general, rt.engine.context_tokens(entry),
-                                 request.max_tokens or 0)
+            general = fit_context(config.general, rt.engine.context_tokens(entry),
+                                  answer_tokens(entry)) or config.general
+            fitted = contexts.get(general.max_context_tokens)
             if fitted is None:
-                return request
-            return build_request(build_context(view, fitted), entry, prompts)
+                fitted = contexts[general.max_context_tokens] = build_context(view, general)
+            return build_request(fitted, entry, prompts)
 
         fan = rt.engine.fan_out([entries[s.index] for s in asked], request_for)
         running.fan = fan

@@ -462,14 +462,18 @@ def build_request(ctx: CursorContext, entry: Entry, prompts: Mapping[str, Any]) 
         )
     return Request(
         messages=messages,
-        max_tokens=(
-            entry.max_tokens
-            if entry.max_tokens_set
-            else min(entry.max_tokens, CHAT_DEFAULT_MAX_TOKENS)
-        ),
+        max_tokens=answer_tokens(entry),
         temperature=entry.temperature,
         fim=fim,
     )
+
+
+def answer_tokens(entry: Entry) -> int:
+    """The ``max_tokens`` of ``entry``'s completion request (its chat form): the
+    entry's own when set, else at most :data:`CHAT_DEFAULT_MAX_TOKENS`."""
+    if entry.max_tokens_set:
+        return entry.max_tokens
+    return min(entry.max_tokens, CHAT_DEFAULT_MAX_TOKENS)
 
 
 # ---------------------------------------------------------------------------
