@@ -188,17 +188,20 @@ def fit_context(general: General, context_tokens: int | None,
     return dataclasses.replace(general, max_context_tokens=fits)
 
 
-def context_limits(general: General) -> dict[str, int]:
+def context_limits(general: General) -> dict[str, float]:
     """What Lua sends with a trigger, per side of the cursor: ``lines`` (0: no
     line limit) and ``chars`` (bytes in Lua, at least as many as characters).
 
     Each side may take the whole character budget (the other side's unused
-    share goes to it, see :func:`split_budget`), so each side is bounded by it.
+    share goes to it, see :func:`split_budget`), so each side is bounded by it;
+    with ``suffix_share`` Lua bounds the text after the cursor by what the
+    text before it leaves (ASCII text, where bytes are characters).
     """
     chars = char_budget(general)
     if general.context_mode in ("minimal", "window"):
-        return {"lines": max(1, int(general.context_window_lines) // 2), "chars": chars}
-    return {"lines": 0, "chars": chars}
+        return {"lines": max(1, int(general.context_window_lines) // 2), "chars": chars,
+                "suffix_share": SUFFIX_SHARE}
+    return {"lines": 0, "chars": chars, "suffix_share": SUFFIX_SHARE}
 
 
 def fetch_range(general: General, row: int, line_count: int) -> tuple[int, int]:

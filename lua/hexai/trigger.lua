@@ -155,21 +155,29 @@ function H.record(snapshot)
 end
 
 --- Lines around `row` (0-based): at most `limits.lines` each side (0: no
---- limit) and no more than `limits.chars` bytes each side, read in blocks so a
---- 20,000-line buffer costs what the budget holds, not its size.
+--- limit) and just over the characters the host can keep (`limits.chars`
+--- before the cursor; after it, what the text before leaves but at least
+--- `limits.suffix_share` of it, see split_budget in surfaces/completion.py),
+--- read in blocks so a 20,000-line buffer costs what the budget holds, not
+--- its size. Characters as Python counts them (code points), so the host
+--- builds the prompt it would build from the whole buffer.
 function H.context_lines(buf, row, limits)
   local count = vim.api.nvim_buf_line_count(buf)
   local max_lines = (limits.lines or 0) > 0 and limits.lines or count
   local budget = limits.chars
   local get = vim.api.nvim_buf_get_lines
+  local chars = H.chars
   local current = get(buf, row, row + 1, false)
+  -- `used`: characters of the lines taken, a newline each. Strictly over the
+  -- budget, so the host's cut to it never falls on the first line's start.
   local before, used, top = {}, 0, row
-  while top > 0 and used < budget and row - top < max_lines do
+  while top > 0 and used <= budget and row - top < max_lines do
     local from = math.max(0, top - H.BLOCK, row - max_lines)
     local block = get(buf, from, top, false)
+    local ascii = H.ascii(block)
     for k = #block, 1, -1 do
-      if used >= budget then break end
-      used = used + #block[k] + 1
+      if used > budget then break end
+      used = used + (ascii and #block[k] or chars(block[k])) + 1
       before[#before + 1] = block[k]
       top = top - 1
     end
@@ -177,18 +185,41 @@ function H.context_lines(buf, row, limits)
   local lines = {}
   for k = #before, 1, -1 do lines[#lines + 1] = before[k] end
   lines[#lines + 1] = current[1] or ''
+  -- The host gives the text after the cursor `suffix_share` of the budget,
+  -- and the rest to the text before it, then each what the other leaves.
+  local share = limits.suffix_share
+  local after_budget = share and math.max(budget - used, math.ceil(budget * share)) or budget
   used = 0
   local bottom = row + 1
-  while bottom < count and used < budget and bottom - row - 1 < max_lines do
+  while bottom < count and used <= after_budget and bottom - row - 1 < max_lines do
     local to = math.min(count, bottom + H.BLOCK, row + 1 + max_lines)
-    for _, l in ipairs(get(buf, bottom, to, false)) do
-      if used >= budget then break end
-      used = used + #l + 1
+    local block = get(buf, bottom, to, false)
+    local ascii = H.ascii(block)
+    for _, l in ipairs(block) do
+      if used > after_budget then break end
+      used = used + (ascii and #l or chars(l)) + 1
       lines[#lines + 1] = l
       bottom = bottom + 1
     end
   end
   return lines, top
+end
+
+--- Characters (code points) of `text` (`vim.str_utfindex`: one C pass).
+function H.chars(text)
+  local ok, n = pcall(H.utf32, text)
+  if ok and type(n) == 'number' then return n end
+  return vim.fn.strchars(text)
+end
+
+H.utf32 = vim.fn.has('nvim-0.11') == 1 and function(text) return vim.str_utfindex(text, 'utf-32') end
+  or function(text) return (vim.str_utfindex(text)) end
+
+--- Whether every line of `block` is ASCII (one count for the block: its
+--- characters are its bytes).
+function H.ascii(block)
+  local text = table.concat(block)
+  return H.chars(text) == #text
 end
 
 H.BLOCK = 128

@@ -283,3 +283,54 @@ def test_menu_source_objects_yield_one_labelled_item_per_entry(
         assert item["label"] == item["insertText"].split("\n")[0]
         assert item["labelDetails"]["description"] in item["documentation"]["value"]
     assert len(sim.state.requests_for(f"e2e-{source}-a")) == 1
+
+
+FULL_CONFIG = """
+[general]
+context_mode = "always-full"
+request_timeout = 20
+
+[providers.local]
+kind = "ollama"
+base_url = "{sim}"
+
+[[models.completion]]
+provider = "local"
+model = "{model}"
+label = "full"
+"""
+
+
+@pytest.mark.parametrize("text", ["ascii", "wide_after", "wide_before"])
+def test_the_lines_lua_sends_give_the_prompt_the_whole_buffer_gives(
+    nvim: NvimSession, sim: Any, tmp_path: Path, text: str
+) -> None:
+    # Lua bounds the text after the cursor by what the text before it leaves
+    # (ASCII); the request must be the one the host builds from the buffer itself.
+    model = f"full-{text}+tokens=2"
+    nvim.write_config(FULL_CONFIG.format(sim=sim.url, model=model))
+    nvim.setup()
+    lines = [f"value_{i} = compute({i}, 'some text here')" for i in range(6000)]
+    row = 3000
+    if text == "wide_after":
+        lines[3001:] = [f"größe_{i} = berechne({i}, 'äöü €')" for i in range(3001, 6000)]
+    elif text == "wide_before":  # more bytes than the budget, fewer characters
+        lines[:600] = [f"値_{i} = 計算({i}, '日本語のテキスト')" for i in range(600)]
+        row = 600
+    sample = tmp_path / "big.py"
+    sample.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    nvim.nvim.command(f"edit {sample}")
+    nvim.nvim.command(f"normal! {row}G$")
+
+    def ask(lua_sends_lines: bool) -> Any:
+        seen = len(sim.state.requests_for(model))
+        if not lua_sends_lines:  # no limits known: the host reads the buffer
+            nvim.lua("require('hexai').settings.context = nil")
+        nvim.lua("require('hexai.completion').complete('ghost')")
+        nvim.wait_for(lambda: len(sim.state.requests_for(model)) > seen, what="the request")
+        return sim.state.requests_for(model)[seen].body
+
+    ask(True)  # the context probe happens once, before the first request
+    sent, read = ask(True), ask(False)
+    assert sent == read
+    assert len(sent["prompt"]) > 10_000 and len(sent["suffix"]) > 3_000
