@@ -139,14 +139,20 @@ H.user = {}
 
 -- Helper functionality ========================================================
 
---- defaults < config.toml's [ui] (folded and validated by the host:
---- `settings.ui_completion`) < setup({ completion = ... }).
+--- defaults < config.toml's [ui] < setup({ completion = ... }), the last two
+--- checked and folded by the host (`settings.ui_completion`). Until the host
+--- has answered for the current setup() options, those apply as given.
 function H.effective()
-  local from_toml = (require('hexai').settings or {}).ui_completion
-  if type(from_toml) ~= 'table' then from_toml = {} end
-  local config = vim.tbl_deep_extend('force', vim.deepcopy(M.defaults), from_toml, H.user or {})
+  local hexai = require('hexai')
+  local from_host = (hexai.settings or {}).ui_completion
+  if type(from_host) ~= 'table' then from_host = {} end
+  local rpc = package.loaded['hexai.rpc']
+  local checked = hexai.settings_from_host and rpc and rpc.has_options
+    and rpc.has_options(hexai.options)
+  local config = vim.tbl_deep_extend('force', vim.deepcopy(M.defaults), from_host,
+    checked and {} or (H.user or {}))
   -- A menu source in use and no explicit `display`: the menu is the display.
-  if from_toml.display == nil and (H.user or {}).display == nil
+  if from_host.display == nil and (H.user or {}).display == nil
     and next(require('hexai').menu_sources or {}) ~= nil then
     config.display = 'none'
   end

@@ -117,13 +117,34 @@ function M.channel() return H.chan end
 
 function H.setup_payload()
   local opts = require('hexai').options or {}
+  local config = type(opts.config) == 'table' and opts.config or {}
+  if type(opts.completion) == 'table' and next(opts.completion) then
+    -- setup{ completion = ... } is checked by the host like [ui.completion]
+    -- (types, allowed values, did-you-mean) and comes back folded into
+    -- settings.ui_completion, over config.toml's.
+    config = vim.deepcopy(config)
+    config.ui = type(config.ui) == 'table' and config.ui or {}
+    local ui = type(config.ui.completion) == 'table' and config.ui.completion or {}
+    config.ui.completion = vim.tbl_deep_extend('force', ui, H.plain(opts.completion))
+  end
   return {
-    config = (opts.config and next(opts.config)) and opts.config or vim.empty_dict(),
+    config = next(config) and config or vim.empty_dict(),
     config_path = opts.config_path,
     cwd = vim.fn.getcwd(),
     log_file = vim.fn.stdpath('log') .. '/hexai.log',
     log_level = opts.log_level or 'INFO',
   }
+end
+
+--- `value` without what cannot cross RPC (functions, userdata): a table as
+--- the host can read it.
+function H.plain(value)
+  if type(value) ~= 'table' then return value end
+  local out = {}
+  for k, v in pairs(value) do
+    if type(v) ~= 'function' and type(v) ~= 'userdata' then out[k] = H.plain(v) end
+  end
+  return out
 end
 
 --- pynvim's host loop; the shim is its argument (`start_host` loads the .py files in argv).
@@ -197,9 +218,17 @@ function M.on_unavailable(detail) H.report_missing(detail) end
 
 function H.ensure_setup()
   if H.setup_sent then return true end
+  local options = require('hexai').options
   local ok = H.call('HexaiNotify', 'setup', H.setup_payload())
   H.setup_sent = ok
+  if ok then H.options_sent = options end
   return ok
+end
+
+--- Whether the host was sent `options` (the table `require('hexai').options`
+--- held): its settings then include them, checked.
+function M.has_options(options)
+  return options ~= nil and H.options_sent == options
 end
 
 --- Send `method` with `payload` to the host without waiting.

@@ -124,3 +124,29 @@ def test_ui_completion_is_checked_by_the_host_and_folded_for_lua(
     assert "ui.completion.layuot" in nvim.messages()
     config = nvim.lua("return require('hexai.completion').config")
     assert (config["layout"], config["max_lines"]) == ("cycle", 3)
+
+
+def test_setup_completion_options_are_checked_by_the_host_like_ui_completion(
+    nvim: NvimSession, sim: Any
+) -> None:
+    nvim.write_config(CONFIG.format(sim=sim.url) + ENTRY.format(model="ui-s", label="s")
+                      + '\n[ui.completion]\nmax_lines = 5\nother_max_lines = 2\n')
+    nvim.setup("{ completion = { layuot = 'cycle', max_lines = 3 } }")
+    nvim.wait_for(lambda: "did you mean 'layout'" in nvim.messages(), what="the warning")
+    assert "setup{}: ui.completion.layuot" in nvim.messages()
+    config = nvim.lua("return require('hexai.completion').config")
+    # setup() over config.toml, both checked; the misspelt key is not kept.
+    assert (config["max_lines"], config["other_max_lines"]) == (3, 2)
+    assert "layuot" not in config and config["layout"] == "stack"
+
+
+def test_a_bad_setup_completion_value_is_named_and_not_applied(
+    nvim: NvimSession, sim: Any
+) -> None:
+    nvim.write_config(CONFIG.format(sim=sim.url) + ENTRY.format(model="ui-t", label="t"))
+    nvim.setup("{ completion = { display = 'bogus', max_lines = 'many' } }")
+    nvim.wait_for(lambda: "'bogus' is not allowed" in nvim.messages(), what="the error")
+    assert "ui.completion.display" in nvim.messages()
+    assert "ui.completion.max_lines" in nvim.messages()
+    config = nvim.lua("return require('hexai.completion').config")
+    assert (config["display"], config["max_lines"]) == ("ghost", 12)
