@@ -4,6 +4,8 @@ Prints:
 1. keystroke to first ghost text with the simulator answering at once (0 ms):
    the plugin's own overhead (Lua debounce set to 0, RPC, prompt building,
    HTTP to the simulator, cleaning, drawing), p50/p95. Goal: 3 ms or less.
+   Then the first entry's time in parts: to its request reaching the
+   simulator, the simulator's own time, and from its last byte to the ghost.
 2. with two entries whose simulated time to first token is 100 and 300 ms:
    keystroke to the first and to all suggestions, p50/p95. Goal: within
    15 ms of 100 and of 300.
@@ -18,7 +20,9 @@ Prints:
    main-loop stall from the end of start-up (VimEnter) to that ghost, the
    Python host's start included. Goals: 200 ms, 30 ms. The same with
    Neovim's own (blocking) host start for comparison (``g:hexai_own_host = v:false``),
-   and with the first key typed 1 s after start-up.
+   and with the first key typed 1 s after start-up. Then where a fresh host's
+   time goes (python start and each import the first request needs, timed in
+   fresh Pythons): their sum is the floor of the first ghost's time.
 6. a 20,000-line buffer, ``context_mode = "always-full"``: keystroke to the
    request reaching the simulator, p50. Goal: 4 ms or less.
 
@@ -82,8 +86,16 @@ def wait(probe: Any, timeout: float = 20.0) -> Any:
     raise TimeoutError("no answer from Neovim")
 
 
-def keystroke_samples(ws: Workspace, samples: int, warmup: int) -> tuple[list[float], list[float]]:
-    """(keystroke -> first suggestion, keystroke -> all) in ms, one pair per keystroke."""
+def keystroke_samples(
+    ws: Workspace, samples: int, warmup: int, sim: Any = None, model: str = "",
+    parts: dict[str, list[float]] | None = None,
+) -> tuple[list[float], list[float]]:
+    """(keystroke -> first suggestion, keystroke -> all) in ms, one pair per keystroke.
+
+    With ``sim``, ``model`` and ``parts``: where the time to the first ghost of
+    ``model``'s entry went, per keystroke (``to_sim``: keystroke -> its request
+    reached the simulator; ``sim``: the simulator's own time to its last byte;
+    ``back``: that last byte -> the ghost drawn)."""
     nvim = attach(ws)
     try:
         nvim.command(f"edit {ws.sample}")
@@ -95,6 +107,7 @@ def keystroke_samples(ws: Workspace, samples: int, warmup: int) -> tuple[list[fl
         first: list[float] = []
         every: list[float] = []
         for i in range(samples + warmup):
+            seen = len(sim.state.requests_for(model)) if parts is not None else 0
             nvim.exec_lua("require('hexai.completion').dismiss()\n"
                           "_G.bench = { armed = true }")
             nvim.input("x" if i % 2 else "y")
@@ -103,6 +116,13 @@ def keystroke_samples(ws: Workspace, samples: int, warmup: int) -> tuple[list[fl
             if i >= warmup:
                 first.append((stamps["first"] - stamps["t0"]) / 1e6)
                 every.append((stamps["all"] - stamps["t0"]) / 1e6)
+                if parts is not None:
+                    asked = sim.state.requests_for(model)[seen]
+                    end = asked.finished_at or asked.started_at
+                    for name, ms in (("to_sim", asked.started_at * 1e3 - stamps["t0"] / 1e6),
+                                     ("sim", (end - asked.started_at) * 1e3),
+                                     ("back", stamps["first"] / 1e6 - end * 1e3)):
+                        parts.setdefault(name, []).append(ms)
         return first, every
     finally:
         with contextlib.suppress(Exception):
@@ -253,10 +273,16 @@ def startup_cost(root: Path, ws: Workspace, runs: int) -> None:
 
 def item_warm(root: Path, sim: Any, args: argparse.Namespace) -> None:
     ws0 = workspace(root / "zero", sim.url, "b0a+ttft=0+tokens=8", "b0b+ttft=0+tokens=8")
-    first, every = keystroke_samples(ws0, args.samples, warmup=5)
+    parts: dict[str, list[float]] = {}
+    first, every = keystroke_samples(ws0, args.samples, warmup=5, sim=sim,
+                                     model="b0a+ttft=0+tokens=8", parts=parts)
     print(f"1. keystroke -> first ghost text, simulator at 0 ms (n={len(first)}): "
           f"p50 {pct(first, .5):.2f} ms, p95 {pct(first, .95):.2f} ms (goal <= 3 ms); "
           f"both entries drawn: p50 {pct(every, .5):.2f} ms")
+    print(f"     first entry, p50 of each part: keystroke -> its request at the simulator "
+          f"{pct(parts['to_sim'], .5):.2f} ms, simulator to its last byte "
+          f"{pct(parts['sim'], .5):.2f} ms, last byte -> ghost drawn "
+          f"{pct(parts['back'], .5):.2f} ms")
 
 
 def item_two(root: Path, sim: Any, args: argparse.Namespace) -> None:
@@ -292,6 +318,45 @@ def item_fresh(root: Path, sim: Any, args: argparse.Namespace) -> None:
               f"p50 {pct(first, .5):.0f} ms, max {max(first):.0f} ms (goal <= 200 ms); "
               f"longest main-loop stall p50 {pct(stalls, .5):.1f} ms, "
               f"max {max(stalls):.1f} ms (goal <= 30 ms)")
+    import_costs(args.fresh)
+
+
+#: Run in a fresh host Python: what each import the first suggestion needs costs.
+IMPORT_COST = """
+import sys, time
+sys.path.insert(0, sys.argv[1])
+marks = [time.perf_counter()]
+import pynvim
+marks.append(time.perf_counter())
+from hexai_nvim import deps
+deps.add_to_path(sys.argv[1])
+import hexai_nvim.host
+marks.append(time.perf_counter())
+import aiohttp
+marks.append(time.perf_counter())
+import hexai_nvim.engine.core, hexai_nvim.providers, hexai_nvim.surfaces.completion
+marks.append(time.perf_counter())
+print(" ".join(str((b - a) * 1000) for a, b in zip(marks, marks[1:])))
+"""
+
+
+def import_costs(runs: int) -> None:
+    """The host's start in parts (median of ``runs`` fresh Pythons, one at a time)."""
+    names = ("python start", "import pynvim", "import hexai_nvim.host", "import aiohttp",
+             "engine + providers + completion")
+    parts: list[list[float]] = [[] for _ in names]
+    for _ in range(runs):
+        started = time.perf_counter()
+        subprocess.run([sys.executable, "-c", "pass"], check=True, timeout=30)
+        parts[0].append((time.perf_counter() - started) * 1000)
+        out = subprocess.run([sys.executable, "-c", IMPORT_COST, str(REPO)], check=True,
+                             timeout=60, capture_output=True, text=True).stdout.split()
+        for i, value in enumerate(out, start=1):
+            parts[i].append(float(value))
+    medians = [statistics.median(p) for p in parts]
+    print(f"5. where a fresh host's time goes before its first request (median of {runs}): "
+          + ", ".join(f"{n} {m:.0f} ms" for n, m in zip(names, medians, strict=True))
+          + f"; sum {sum(medians):.0f} ms")
 
 
 def item_big(root: Path, sim: Any, args: argparse.Namespace) -> None:
