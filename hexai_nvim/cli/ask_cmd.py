@@ -62,7 +62,13 @@ from collections.abc import AsyncIterable, AsyncIterator, Callable, Sequence
 from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any, Protocol, TextIO
 
-from hexai_nvim.surfaces.format import fallback_words, format_ms, format_stats, stop_words
+from hexai_nvim.surfaces.format import (
+    BARE_STOP_WORDS,
+    fallback_words,
+    format_ms,
+    format_stats,
+    stop_words,
+)
 
 if TYPE_CHECKING:
     from hexai_nvim.config.model import Config, Entry
@@ -304,16 +310,33 @@ def result_to_json(result: EntryResult) -> dict[str, Any]:
     }
 
 
+def state_word(result: EntryResult) -> str:
+    """The entry's state as every surface says it (``done``, ``error (auth)``,
+    ``truncated (timeout)``, ``cancelled``; see
+    :func:`~hexai_nvim.surfaces.entry_state.state_words`)."""
+    from hexai_nvim.surfaces.entry_state import result_state, state_words
+
+    return state_words(result_state(result))
+
+
 def stats_line(result: EntryResult) -> str:
-    """One line: the labelled error (if any), then timings, tokens and rate."""
+    """One line: how an entry that did not simply answer ended, in the
+    entry-state words (``✗ error (auth) · HTTP 401: bad key``, ``✗ truncated
+    (timeout) · ...``, ``cancelled``), then timings, tokens and rate."""
     s = result.stats
+    error = result.error
     parts: list[str] = []
-    if result.error is not None:
-        parts.append(f"✗ {result.error.label()}")
-        if result.truncated:
-            parts.append("answer truncated")
+    if error is not None and error.kind.value == "cancelled":
+        parts.append(state_word(result))
+    elif error is not None:
+        parts.append(f"✗ {state_word(result)}")
+        message = error.message.strip()
+        if error.status is not None:
+            message = f"HTTP {error.status}: {message}" if message else f"HTTP {error.status}"
+        if message:
+            parts.append(message)
     words = stop_words(result)
-    if words:
+    if words and words not in BARE_STOP_WORDS:  # "failed", "cancelled": the state says it
         parts.append(words)
     if result.fallback_of is not None:
         parts.append(fallback_words(result))

@@ -143,6 +143,33 @@ def result_state(result: EntryResult, *, text: str = "", stats: str | None = Non
     return state
 
 
+#: How a status reads on screen (the ask view's words; its Lua, which draws
+#: them while an entry streams, keeps the same table).
+STATUS_WORDS = {
+    "pending": "waiting…",
+    "streaming": "streaming…",
+    "ok": "done",
+    "empty": "empty",
+    "error": "error",
+    "cancelled": "cancelled",
+    "muted": "muted",
+}
+
+
+def state_words(state: EntryState) -> str:
+    """An entry's state in words, as the ask view's header says it: ``done``,
+    ``error (auth)``, ``truncated (timeout)`` (an error after some text),
+    ``cancelled`` (the export and ``hexai ask`` use the same words)."""
+    if state.status == "error" and state.truncated:
+        word = "truncated"
+    else:
+        word = STATUS_WORDS.get(state.status, state.status)
+    kind = state.error_kind
+    if kind and kind != word:
+        word += f" ({kind})"
+    return word
+
+
 def stop_reason_of(result: EntryResult) -> str:
     """How ``result`` ended, in :data:`STOP_REASONS` (a reason the engine reports wins)."""
     reported = getattr(result, "stop_reason", None)

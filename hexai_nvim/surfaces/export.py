@@ -18,6 +18,7 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
 from hexai_nvim.surfaces.ask_blind import HIDDEN_ERROR
+from hexai_nvim.surfaces.entry_state import result_state, state_words
 from hexai_nvim.surfaces.format import format_result
 
 if TYPE_CHECKING:
@@ -30,11 +31,9 @@ def _fence(text: str) -> str:
 
 
 def _state(result: EntryResult) -> str:
-    if result.error is None:
-        return "done"
-    if result.error.kind.value == "cancelled":
-        return "cancelled"
-    return "cut" if result.truncated else "failed"
+    """The entry-state words of the ask view: ``done``, ``error (auth)``,
+    ``truncated (timeout)``, ``cancelled``."""
+    return state_words(result_state(result))
 
 
 def ask_markdown(

@@ -150,9 +150,12 @@ def test_stats_line_for_answers_and_errors() -> None:
     line = stats_line(result(0, "x"))
     assert line == "ttft 120 ms · total 1.50 s · 12 in / 40 out tok · 28.3 tok/s"  # 39 / 1.38 s
     err = stats_line(result(1, "", ErrorInfo(ErrorKind.AUTH, "bad key", 401)))
-    assert err.startswith("✗ auth (HTTP 401): bad key")
+    # The entry-state words of every surface (the ask view's header says the same).
+    assert err.startswith("✗ error (auth) · HTTP 401: bad key")
     cut = stats_line(result(1, "part", ErrorInfo(ErrorKind.TIMEOUT, "cut at 100 ms")))
-    assert "answer truncated" in cut
+    assert cut.startswith("✗ truncated (timeout) · cut at 100 ms")
+    gone = stats_line(result(1, "", ErrorInfo(ErrorKind.CANCELLED, "cancelled")))
+    assert gone.startswith("cancelled") and "✗" not in gone
 
 
 def test_sanitize_strips_terminal_controls() -> None:
@@ -268,7 +271,7 @@ def test_live_view_redraws_in_place_and_leaves_clean_blocks() -> None:
     assert screen[1] == "beta answer"
     assert screen[2].startswith("ttft 120 ms")
     assert screen[4].startswith("━━ p:m0 ━")
-    assert screen[5].startswith("✗ auth (HTTP 401): nope")
+    assert screen[5].startswith("✗ error (auth) · HTTP 401: nope")
     assert screen[-1].endswith("p:m2  1.0s · waiting for the first token")
 
     view.finish([result(i, f"answer {i}") for i in range(3)])
@@ -346,7 +349,7 @@ async def test_plain_view_prints_blocks_in_config_order() -> None:
     )
     lines = err.getvalue().splitlines()
     assert [line.split(":")[0] for line in lines] == ["p", "p", "p"]
-    assert lines[1].startswith("p:m1: ✗ auth")
+    assert lines[1].startswith("p:m1: ✗ error (auth) · HTTP 401")
 
 
 async def test_plain_view_streams_a_single_entry() -> None:
@@ -377,7 +380,7 @@ async def test_blind_plain_view_prints_letters_in_shuffled_order_then_the_reveal
         assert hidden not in out.getvalue() + before, hidden
     assert before.splitlines()[0] == "Answer A: "
     assert reveal.startswith("A = p:m2, B = p:m0, C = p:m1\n")
-    assert "  C = p:m1 (p:m1): ✗ auth (HTTP 401): invalid key" in reveal
+    assert "  C = p:m1 (p:m1): ✗ error (auth) · HTTP 401: invalid key" in reveal
     assert "  A = p:m2 (p:m2): " in reveal and "ttft " in reveal and " tok/s" in reveal
     # The results themselves are the real ones (exit status, --json callers).
     assert [r.entry.label for r in results] == ["p:m0", "p:m1", "p:m2"]
