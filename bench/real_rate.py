@@ -87,12 +87,12 @@ def main() -> None:
         print(f"real llama.cpp server (llama-cpp-python, SmolLM2-135M), {runs} runs per mode, "
               f"max_tokens {MAX_TOKENS}, temperature 0")
         # One answer first (not counted): the server loads and caches the prompt.
-        asyncio.run(ask(Engine(config, stats=False), entries["whole"]))
+        asyncio.run(ask(Engine(config), entries["whole"]))
         seen = server_eval(server.log_path, 0)[1]
         for mode, one in entries.items():
             ratios: list[float] = []
             for n in range(1, runs + 1):
-                engine = Engine(config, stats=False)
+                engine = Engine(config)
                 result = asyncio.run(ask(engine, one))
                 figures, seen = server_eval(server.log_path, seen)
                 if figures is None or not result.ok:

@@ -15,9 +15,13 @@ What a caller may rely on:
 - Lines that do not parse (damaged bytes included) are skipped when reading
   and dropped when pruning; reading or pruning never raises.
 - Records hold provider, model, label, timings, tokens, bytes and status:
-  never prompts, answers or keys. The measured fields are the engine's
-  :class:`~hexai_nvim.engine.results.EntryStats` fields of the same name, copied by
-  name (one list of fields: :data:`MEASURED_FIELDS`).
+  never prompts, answers or keys. The measured fields are declared once, by
+  the engine (:class:`~hexai_nvim.engine.results.Measurement`, which
+  :class:`StatsRecord` extends), and copied by name
+  (:data:`MEASURED_FIELDS`).
+- This module knows the engine only through its values
+  (:mod:`hexai_nvim.engine.results`); the engine knows this store only as a
+  :class:`~hexai_nvim.engine.sink.ResultSink`.
 - The arena's outcomes (never pruned) live elsewhere: :mod:`hexai_nvim.arena.store`.
 """
 
@@ -36,6 +40,7 @@ from dataclasses import asdict, dataclass, fields
 from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any
 
+from hexai_nvim.engine.results import EntryResult, Measurement
 from hexai_nvim.jsonl import append_line, locked
 from hexai_nvim.secrets import scrub
 
@@ -43,7 +48,6 @@ if TYPE_CHECKING:
     from collections.abc import Callable
 
     from hexai_nvim.config.model import Config
-    from hexai_nvim.engine.results import EntryResult
 
 log = logging.getLogger("hexai_nvim.stats")
 
@@ -60,28 +64,18 @@ def default_stats_path(env: Mapping[str, str] | None = None) -> Path:
     return root / "hexai" / FILE_NAME
 
 
-@dataclass(frozen=True)
-class StatsRecord:
-    """One finished request of one entry."""
+@dataclass(frozen=True, kw_only=True)
+class StatsRecord(Measurement):
+    """One finished request of one entry: who answered, and what was measured
+    (the engine's :class:`~hexai_nvim.engine.results.Measurement` fields)."""
 
     ts: float  # epoch seconds when it finished
     surface: str
     provider: str
     model: str
     label: str
-    status: str  # ok | error | truncated | cancelled
-    error_kind: str | None
-    queued_ms: float
-    ttft_ms: float | None
-    total_ms: float | None
-    input_tokens: int | None
-    output_tokens: int | None
-    tokens_estimated: bool
+    #: The engine's :attr:`EntryStats.tokens_per_s`, kept as it was then.
     tokens_per_s: float | None
-    bytes_sent: int
-    bytes_received: int
-    retries: int = 0
-    http_status: int | None = None
     #: How it ended (:class:`~hexai_nvim.providers.base.StopReason` value);
     #: None in records written before it was kept.
     stop_reason: str | None = None
@@ -96,7 +90,7 @@ class StatsRecord:
     @classmethod
     def from_result(cls, result: EntryResult, ts: float | None = None) -> StatsRecord:
         # EntryStats.to_dict() rounds times and adds tokens_per_s; the measured
-        # fields are copied by name, so a field is declared once per class.
+        # fields (declared once, in Measurement) are copied by name.
         measured = result.stats.to_dict()
         entry = result.entry
         data: dict[str, Any] = {name: measured[name] for name in MEASURED_FIELDS}
@@ -136,14 +130,14 @@ class StatsRecord:
         return record
 
 
-_RECORD_FIELDS: tuple[str, ...] = tuple(f.name for f in fields(StatsRecord))
-#: What identifies the request (from the entry); everything else is measured.
-_IDENTITY_FIELDS = frozenset({"ts", "surface", "provider", "model", "label"})
-#: What comes from the result itself, not from its stats.
-_RESULT_FIELDS = frozenset({"stop_reason", "fallback_of"})
+#: What identifies the request (from the entry), first in every line: the prune
+#: reads ``ts`` from the start of a line.
+_IDENTITY_FIELDS = ("ts", "surface", "provider", "model", "label")
 #: The fields copied from :meth:`EntryStats.to_dict` by name.
-MEASURED_FIELDS: tuple[str, ...] = tuple(
-    n for n in _RECORD_FIELDS if n not in _IDENTITY_FIELDS and n not in _RESULT_FIELDS
+MEASURED_FIELDS: tuple[str, ...] = (*(f.name for f in fields(Measurement)), "tokens_per_s")
+#: Every field, in the order a line holds them.
+_RECORD_FIELDS: tuple[str, ...] = _IDENTITY_FIELDS + tuple(
+    f.name for f in fields(StatsRecord) if f.name not in _IDENTITY_FIELDS
 )
 
 #: How every line :meth:`StatsRecord.to_json` writes begins.

@@ -240,8 +240,9 @@ EngineFactory = Callable[["Config"], "Engine"]
 
 def _default_engine(config: Config) -> Engine:
     from hexai_nvim.engine.core import Engine
+    from hexai_nvim.stats import default_store
 
-    return Engine(config)
+    return Engine(config, stats=default_store(config))
 
 
 async def ask(

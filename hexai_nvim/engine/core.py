@@ -59,11 +59,12 @@ What a caller may rely on:
   with kind ``config`` (naming the environment variables) without sending
   anything. Keys never appear in results, stats, logs or exceptions: every
   error message is scrubbed of known key values.
-- Stats: each finished entry goes to the engine's
-  :class:`~hexai_nvim.engine.sink.ResultSink` (by default the JSONL store of
-  :mod:`hexai_nvim.stats`); the sink's housekeeping (the store's prune) runs
-  now and then in a worker thread. The engine knows the sink only through that
-  protocol.
+- Stats: each finished entry goes to the
+  :class:`~hexai_nvim.engine.sink.ResultSink` the engine was given (the host
+  and ``hexai ask`` give the JSONL store of :mod:`hexai_nvim.stats`); the
+  sink's housekeeping (the store's prune) runs now and then in a worker
+  thread. The engine knows the sink only through that protocol and imports
+  no store.
 
 :class:`Engine` owns the provider clients and their HTTP pool, the circuit
 breaker and the pieces each one module owns (``hexai_nvim/engine/``):
@@ -118,8 +119,10 @@ class Engine:
     tools:
 
     - ``env``: where API keys are looked up (default ``os.environ``);
-    - ``stats``: the :class:`ResultSink` finished entries go to; ``None``
-      (default) opens the default stats store, ``False`` records nothing;
+    - ``stats``: the :class:`~hexai_nvim.engine.sink.ResultSink` finished
+      entries go to (the host and ``hexai ask`` give the stats store of
+      :mod:`hexai_nvim.stats`); None (default) records nothing. The engine
+      never opens a store itself;
     - ``provider_factory``: builds a provider client from its spec;
     - ``key_resolver``: finds a provider's API key.
     """
@@ -129,7 +132,7 @@ class Engine:
         config: Config,
         *,
         env: Mapping[str, str] | None = None,
-        stats: ResultSink | bool | None = None,
+        stats: ResultSink | None = None,
         provider_factory: ProviderFactory | None = None,
         key_resolver: KeyResolver | None = None,
     ) -> None:
@@ -151,16 +154,7 @@ class Engine:
             settings.breaker_window_ms / 1000.0,
             settings.breaker_cooldown_ms / 1000.0,
         )
-        sink: ResultSink | None
-        if stats is None or stats is True:
-            from hexai_nvim.stats import default_store  # the default sink only
-
-            sink = default_store(config)
-        elif stats is False:
-            sink = None
-        else:
-            sink = stats
-        self._recorder = Recorder(sink)
+        self._recorder = Recorder(stats)
 
     # -- public ---------------------------------------------------------------
 

@@ -1,9 +1,10 @@
 """What the engine hands out: an entry's result, its stats and its error, as values.
 
-Owns :class:`ErrorInfo`, :class:`EntryStats`, :class:`EntryResult` and
-:class:`ModelListing`, and the two rules that make them: how an error becomes a
-stop reason (:func:`stop_for_error`) and how an exception a provider let through
-becomes an error (:func:`error_from_exception`).
+Owns :class:`ErrorInfo`, :class:`Measurement` (the measured fields, declared
+once for the engine and the stats store), :class:`EntryStats`,
+:class:`EntryResult` and :class:`ModelListing`, and the two rules that make
+them: how an error becomes a stop reason (:func:`stop_for_error`) and how an
+exception a provider let through becomes an error (:func:`error_from_exception`).
 
 What a caller may rely on: every value is a frozen dataclass; nothing here does
 I/O, and nothing here imports the rest of the engine, so the stats store and the
@@ -39,19 +40,13 @@ class ErrorInfo:
 MIN_DECODE_WINDOW_MS = 20.0
 
 
-@dataclass(frozen=True)
-class EntryStats:
-    """Measurements of one entry. Times in milliseconds.
+@dataclass(frozen=True, kw_only=True)
+class Measurement:
+    """What was measured of one request of one entry. Times in milliseconds.
 
-    ``ttft_ms`` and ``total_ms`` count from the moment the request left the
-    queue (``started_at``); ``queued_ms`` is the wait before that. Tokens come
-    from the server's usage report (``"server"`` in ``input_source`` /
-    ``output_source``). Without one, a streamed answer's output is the number
-    of text pieces streamed (``"chunks"``: llama.cpp and Ollama send one token
-    per piece, so this is exact there and close elsewhere), and anything else
-    is estimated at about four characters per token (``"estimate"``).
-    ``tokens_estimated`` is true when either count is not the server's. Counts
-    are None when the request never started or failed without any answer.
+    The fields :class:`EntryStats` (the engine's, in memory) and
+    :class:`hexai_nvim.stats.StatsRecord` (the stats store's line) share,
+    declared once here; the store copies them by name.
     """
 
     queued_ms: float  # time spent waiting for a concurrency slot
@@ -65,14 +60,31 @@ class EntryStats:
     status: str  # "ok" | "error" | "truncated" | "cancelled"
     error_kind: str | None = None
     retries: int = 0
+    #: HTTP status of the last response, if any.
+    http_status: int | None = None
+
+
+@dataclass(frozen=True, kw_only=True)
+class EntryStats(Measurement):
+    """Measurements of one entry (the :class:`Measurement` fields and more).
+
+    ``ttft_ms`` and ``total_ms`` count from the moment the request left the
+    queue (``started_at``); ``queued_ms`` is the wait before that. Tokens come
+    from the server's usage report (``"server"`` in ``input_source`` /
+    ``output_source``). Without one, a streamed answer's output is the number
+    of text pieces streamed (``"chunks"``: llama.cpp and Ollama send one token
+    per piece, so this is exact there and close elsewhere), and anything else
+    is estimated at about four characters per token (``"estimate"``).
+    ``tokens_estimated`` is true when either count is not the server's. Counts
+    are None when the request never started or failed without any answer.
+    """
+
     #: Wall-clock time (epoch seconds) the entry was queued by ``fan_out()``.
     queued_at: float = 0.0
     #: Wall-clock time (epoch seconds) its request started, None if it never did.
     started_at: float | None = None
     #: Number of non-empty text pieces received.
     chunks: int = 0
-    #: HTTP status of the last response, if any.
-    http_status: int | None = None
     #: Where the counts came from: "server", "chunks" or "estimate" (None: no count).
     input_source: str | None = None
     output_source: str | None = None

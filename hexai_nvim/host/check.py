@@ -82,7 +82,7 @@ def check_run(rt: Runtime, payload: Payload) -> None:
 
             # Its own engine: the same key policy and scrubber as every
             # request, but probes leave no stats behind.
-            engine = Engine(config, env=os.environ, stats=False)
+            engine = Engine(config, env=os.environ)
             try:
                 await probe_all(targets, engine, timeout_s=timeout_s, on_result=arrived)
             finally:

@@ -57,7 +57,7 @@ def complete(config: Config) -> tuple[EntryResult, str]:
     )
 
     async def run() -> EntryResult:
-        engine = Engine(config, stats=False)
+        engine = Engine(config)
         try:
             [result] = await engine.fan_out(
                 config.entries("completion"),

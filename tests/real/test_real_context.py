@@ -50,7 +50,7 @@ def test_a_context_too_large_for_the_real_server_is_shrunk_once_and_remembered(
                     models=MappingProxyType({"completion": (one,)}))
 
     async def go() -> None:
-        engine = Engine(config, stats=False)
+        engine = Engine(config)
         try:
             [first] = await engine.fan_out([one], build(engine)).wait()
             assert first.ok, first.error

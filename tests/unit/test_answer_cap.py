@@ -51,7 +51,7 @@ async def run(entry: Entry, engine_settings: EngineSettings | None = None) -> En
                     engine=engine_settings or EngineSettings(),
                     providers=MappingProxyType({"sim": entry.provider}),
                     models=MappingProxyType({entry.surface: (entry,)}))
-    engine = Engine(config, env={"SIM_KEY": "sk-sim-cap-0123456789"}, stats=False)
+    engine = Engine(config, env={"SIM_KEY": "sk-sim-cap-0123456789"})
     try:
         (result,) = await engine.fan_out([entry], REQUEST).wait()
     finally:

@@ -317,7 +317,7 @@ class Canned(Provider):
 
 
 def engine_factory(config: Config) -> Engine:
-    return Engine(config, stats=False, provider_factory=lambda s: Canned())
+    return Engine(config, provider_factory=lambda s: Canned())
 
 
 async def test_json_view_prints_exactly_the_documented_shape() -> None:

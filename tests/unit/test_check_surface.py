@@ -168,7 +168,7 @@ async def probe(
     config: Config, env: Mapping[str, str], timeout_s: float, **kw: Any
 ) -> list[ProbeResult]:
     """The probe as the host runs it: through an engine of its own, no stats."""
-    engine = Engine(config, env=env, stats=False)
+    engine = Engine(config, env=env)
     try:
         return await probe_all(probe_targets(config), engine, timeout_s=timeout_s, **kw)
     finally:

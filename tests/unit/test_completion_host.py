@@ -110,7 +110,7 @@ def runtime(models: Sequence[str], lines: Sequence[str] = ("x = ",), kinds: Sequ
             ) -> tuple[FakeRuntime, Scripted]:
     provider = Scripted()
     config = make_config(models, kinds)
-    engine = Engine(config, stats=False, provider_factory=lambda spec: provider)
+    engine = Engine(config, provider_factory=lambda spec: provider)
     return FakeRuntime(config, engine, list(lines)), provider
 
 

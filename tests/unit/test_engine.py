@@ -162,7 +162,7 @@ def make_engine(
     *,
     requires_key: bool = False,
     keys: Keys | None = None,
-    stats: StatsStore | ListSink | bool = False,
+    stats: StatsStore | ListSink | None = None,
     **engine: Any,
 ) -> tuple[Engine, dict[str, ScriptedProvider]]:
     providers: dict[str, ScriptedProvider] = {}
@@ -332,7 +332,6 @@ async def test_global_cap_limits_across_providers() -> None:
 
     eng = Engine(
         config(entries, max_concurrency=2),
-        stats=False,
         provider_factory=lambda s: Counting({}, False),
         key_resolver=Keys({}),
     )
@@ -670,7 +669,6 @@ async def test_key_never_reaches_errors_stats_or_logs(
 
     eng = Engine(
         config(entries),
-        stats=False,
         provider_factory=lambda s: Buggy({}, True),
         key_resolver=Keys({"fake": secret}),
     )
@@ -804,7 +802,6 @@ async def test_default_key_resolver_reads_the_environment() -> None:
     eng = Engine(
         config(entries),
         env={"FAKE_API_KEY": "env-key-value-42"},
-        stats=False,
         provider_factory=factory,
     )
     (result,) = await eng.fan_out(entries, REQUEST).wait()
@@ -878,7 +875,7 @@ async def test_a_config_update_runs_key_commands_again(tmp_path: Path) -> None:
     cmd_spec = replace(spec("cmd"), api_key_cmd=f"cat {key_file}", api_key_env=())
     entries = [entry("a", cmd_spec)]
     fake = ScriptedProvider({"a": [[("text", "x")]]}, True)
-    eng = Engine(config(entries), env={}, stats=False, provider_factory=lambda s: fake)
+    eng = Engine(config(entries), env={}, provider_factory=lambda s: fake)
     await eng.fan_out(entries, REQUEST).wait()
     key_file.write_text("sk-second-0123456789\n")
     await eng.fan_out(entries, REQUEST).wait()  # cached: still the first key

@@ -91,7 +91,7 @@ async def test_answer_401_stall_and_refused_in_one_fan_out(sim: SimThread, state
         entry(oai, "gamma+fault=stall", 2, timeout_ms=300),
         entry(gone, "delta", 3),
     ]
-    engine = Engine(config(entries), env={"SIM_KEY": "sk-sim-secret-0001"}, stats=False)
+    engine = Engine(config(entries), env={"SIM_KEY": "sk-sim-secret-0001"})
     fan = engine.fan_out(entries, REQUEST)
     events = [event async for event in fan]
     answer, unauthorized, stalled, refused = await fan.wait()
@@ -131,7 +131,7 @@ async def test_cancel_closes_every_connection(sim: SimThread, state: SimState) -
     anth = provider("anth", "anthropic", f"{sim.url}/v1", api_key_env=("K",))
     entries = [entry(spec, f"s{i}+fault=stall", i) for i in range(3)]
     entries.append(entry(anth, "s3+fault=stall", 3))
-    engine = Engine(config(entries), env={"K": "anthropic-test-key"}, stats=False)
+    engine = Engine(config(entries), env={"K": "anthropic-test-key"})
     fan = engine.fan_out(entries, REQUEST)
     assert await state.async_wait_for(lambda s: s.active == 4)
     fan.cancel()
@@ -145,7 +145,7 @@ async def test_cancel_closes_every_connection(sim: SimThread, state: SimState) -
 async def test_cancel_one_entry_closes_only_its_connection(sim: SimThread, state: SimState) -> None:
     spec = provider("sim", "openai-compatible", f"{sim.url}/v1")
     entries = [entry(spec, "stuck+fault=stall", 0), entry(spec, "fine+ttft=100", 1)]
-    engine = Engine(config(entries), stats=False)
+    engine = Engine(config(entries))
     fan = engine.fan_out(entries, REQUEST)
     assert await state.async_wait_for(lambda s: s.active == 2)
     fan.cancel(0)
@@ -161,7 +161,7 @@ async def test_cancel_one_entry_closes_only_its_connection(sim: SimThread, state
 async def test_rate_limit_is_retried_after_retry_after(sim: SimThread, state: SimState) -> None:
     spec = provider("sim", "openai-compatible", f"{sim.url}/v1")
     entries = [entry(spec, "busy+fail_first=1+status=429+retry_after=0.05", 0)]
-    engine = Engine(config(entries), stats=False)
+    engine = Engine(config(entries))
     (result,) = await engine.fan_out(entries, REQUEST).wait()
     await engine.close()
     assert result.ok and result.stats.retries == 1
@@ -173,7 +173,7 @@ async def test_sequential_fan_outs_reuse_keep_alive_connections(
 ) -> None:
     spec = provider("sim", "openai-compatible", f"{sim.url}/v1")
     entries = [entry(spec, "one", 0)]
-    engine = Engine(config(entries), stats=False)
+    engine = Engine(config(entries))
     for _ in range(5):
         (result,) = await engine.fan_out(entries, REQUEST).wait()
         assert result.ok
@@ -186,7 +186,7 @@ async def test_sequential_fan_outs_reuse_keep_alive_connections(
 async def test_truncated_stream_keeps_text(sim: SimThread, state: SimState) -> None:
     spec = provider("sim", "openai-compatible", f"{sim.url}/v1")
     entries = [entry(spec, "drip+fault=drip+tps=50+tokens=40", 0, timeout_ms=250)]
-    engine = Engine(config(entries), stats=False)
+    engine = Engine(config(entries))
     (result,) = await engine.fan_out(entries, REQUEST).wait()
     await engine.close()
     assert result.error is not None and result.error.kind is ErrorKind.TIMEOUT
@@ -208,7 +208,7 @@ async def test_a_token_in_configured_headers_never_reaches_the_result(
         headers=MappingProxyType({"Authorization": f"Bearer {token}"}),
     )
     entries = [entry(corp, "m+status=401+echo_key", 0)]
-    engine = Engine(config(entries), env={}, stats=False)
+    engine = Engine(config(entries), env={})
     (result,) = await engine.fan_out(entries, REQUEST).wait()
     await engine.close()
     assert state.requests[0].headers["Authorization"] == "Bearer ***"  # sent (masked here)

@@ -58,7 +58,7 @@ async def test_engine_sends_no_key_to_a_project_chosen_address(
     root = project(tmp_path, text)
     env = {"OPENAI_API_KEY": KEY, "OLLAMA_API_KEY": KEY}
     config = load_config(cwd=str(root), env=env)
-    engine = Engine(config, env=env, stats=False)
+    engine = Engine(config, env=env)
     try:
         cloud, local = await engine.fan_out(config.entries("ask"), REQUEST).wait()
     finally:

@@ -45,7 +45,7 @@ async def test_every_provider_lists_the_server_s_models(
     sim: SimThread, kind: str, path: str
 ) -> None:
     spec = ProviderSpec(name="p", kind=kind, base_url=sim.url + path, api_key_env=("K",))
-    engine = Engine(config_of(spec), env={"K": KEY}, stats=False)
+    engine = Engine(config_of(spec), env={"K": KEY})
     try:
         listing = await engine.list_models(spec)
     finally:
@@ -87,7 +87,7 @@ async def test_a_refusal_is_a_scrubbed_auth_error_with_its_status(aiohttp_server
     server = await aiohttp_server(recorder.app())
     spec = ProviderSpec(name="p", kind="openai", base_url=f"http://127.0.0.1:{server.port}/v1",
                         api_key_env=("K",))
-    engine = Engine(config_of(spec), env={"K": KEY}, stats=False)
+    engine = Engine(config_of(spec), env={"K": KEY})
     try:
         listing = await engine.list_models(spec)
     finally:
@@ -107,7 +107,7 @@ async def test_a_withheld_key_is_never_sent_to_list_models(aiohttp_server: Any) 
                          key_withheld=why)
     local = ProviderSpec(name="q", kind="ollama", base_url=base, api_key_env=("K",),
                          key_withheld=why)
-    engine = Engine(config_of(cloud, local), env={"K": KEY}, stats=False)
+    engine = Engine(config_of(cloud, local), env={"K": KEY})
     try:
         refused = await engine.list_models(cloud)
         keyless = await engine.list_models(local)

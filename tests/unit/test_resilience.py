@@ -179,7 +179,7 @@ async def test_a_failing_provider_is_skipped_without_a_request_then_tried_again(
 async def test_an_answer_closes_the_breaker(state: SimState, sim: SimThread) -> None:
     spec = ProviderSpec(name="cloud", kind="openai-compatible", base_url=f"{sim.url}/v1")
     flaky = entry(spec, "flaky+status=503+fail_first=2")
-    engine = Engine(make_config([flaky], retries=0, breaker_failures=2), stats=False)
+    engine = Engine(make_config([flaky], retries=0, breaker_failures=2))
     clock = Clock()
     engine._breaker._clock = clock
     try:
@@ -199,7 +199,7 @@ async def test_an_answer_closes_the_breaker(state: SimState, sim: SimThread) -> 
 async def test_retries_back_off_on_500_within_the_deadline(state: SimState, sim: SimThread) -> None:
     spec = ProviderSpec(name="cloud", kind="openai-compatible", base_url=f"{sim.url}/v1")
     flaky = entry(spec, "flaky+status=500+fail_first=2")
-    engine = Engine(make_config([flaky], retries=2), stats=False)
+    engine = Engine(make_config([flaky], retries=2))
     try:
         (result,) = await engine.fan_out([flaky], REQUEST).wait()
     finally:
@@ -255,7 +255,7 @@ async def test_the_fallback_runs_once_and_within_the_entrys_deadline(
     cloud = ProviderSpec(name="cloud", kind="openai-compatible", base_url=f"{sim.url}/v1")
     backup = entry(cloud, "also+status=500")
     primary = entry(cloud, "first+status=500", fallback=backup)
-    engine = Engine(make_config([primary], retries=0, breaker_failures=0), stats=False)
+    engine = Engine(make_config([primary], retries=0, breaker_failures=0))
     try:
         (result,) = await engine.fan_out([primary], REQUEST).wait()
         assert result.error is not None and result.error.kind is ErrorKind.SERVER
@@ -276,7 +276,7 @@ async def test_a_skipped_provider_goes_straight_to_the_fallback(
     cloud = ProviderSpec(name="cloud", kind="openai-compatible", base_url=f"{sim.url}/v1")
     local = ProviderSpec(name="local", kind="ollama", base_url=sim.url)
     primary = entry(cloud, "gone+status=502", fallback=entry(local, "here"))
-    engine = Engine(make_config([primary], retries=0, breaker_failures=1), stats=False)
+    engine = Engine(make_config([primary], retries=0, breaker_failures=1))
     try:
         await engine.fan_out([primary], REQUEST).wait()  # fails, falls back, opens
         events = [e async for e in engine.fan_out([primary], REQUEST)]
@@ -294,7 +294,7 @@ async def test_text_already_shown_is_never_replaced_by_a_fallback(
 ) -> None:
     cloud = ProviderSpec(name="cloud", kind="openai-compatible", base_url=f"{sim.url}/v1")
     primary = entry(cloud, "half+fault=truncate", fallback=entry(cloud, "other"))
-    engine = Engine(make_config([primary], retries=0), stats=False)
+    engine = Engine(make_config([primary], retries=0))
     try:
         (result,) = await engine.fan_out([primary], REQUEST).wait()
     finally:
@@ -312,7 +312,7 @@ def test_config_fallback_keys_reach_the_engine(tmp_path: Path) -> None:
     (first,) = config.entries("completion")
     assert first.fallback is not None
     assert replace(first.fallback, index=0).key == "ollama:qwen2.5-coder:7b"
-    engine = Engine(config, stats=False)
+    engine = Engine(config)
     assert (engine._breaker.failures, engine._breaker.window_s, engine._breaker.cooldown_s) == (
         5, 1.0, 2.0,
     )

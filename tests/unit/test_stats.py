@@ -296,3 +296,53 @@ def test_measured_fields_are_the_engines_fields_copied_by_name() -> None:
     assert record.stop_reason == "cut"
     assert (record.status, record.error_kind, record.retries) == ("truncated", "timeout", 1)
     assert record.http_status == 200 and record.tokens_estimated
+
+
+def test_measured_fields_are_declared_once_for_the_engine_and_the_store() -> None:
+    from dataclasses import fields
+
+    from hexai_nvim.engine.results import EntryStats, Measurement
+
+    shared = {f.name for f in fields(EntryStats)} & {f.name for f in fields(StatsRecord)}
+    assert shared == {f.name for f in fields(Measurement)}
+    # neither class declares a measured field again
+    assert not set(EntryStats.__annotations__) & set(StatsRecord.__annotations__)
+    line = json.loads(BASE.to_json())
+    assert list(line)[:5] == ["ts", "surface", "provider", "model", "label"]
+    assert set(line) == {f.name for f in fields(StatsRecord)}
+
+
+def test_the_engine_loads_no_store_and_the_store_only_the_engines_values() -> None:
+    code = (
+        "import json, sys\n"
+        "import hexai_nvim.engine.core\n"
+        "engine = sorted(m for m in sys.modules if m.startswith('hexai_nvim.stats'))\n"
+        "for m in [m for m in sys.modules if m.startswith('hexai_nvim')]:\n"
+        "    del sys.modules[m]\n"
+        "import hexai_nvim.stats\n"
+        "store = sorted(m for m in sys.modules if m.startswith('hexai_nvim.engine'))\n"
+        "print(json.dumps([engine, store]))\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         check=True, timeout=60).stdout
+    engine, store = json.loads(out)
+    assert engine == []
+    assert store == ["hexai_nvim.engine", "hexai_nvim.engine.results"]
+
+
+async def test_hexai_ask_gives_its_engine_the_stats_store_and_a_bare_engine_writes_nothing(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from hexai_nvim.cli.ask_cmd import _default_engine
+    from hexai_nvim.engine.core import Engine
+    from tests.unit.test_engine import config
+
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))
+    engine = _default_engine(config())
+    store = engine.stats_store
+    assert isinstance(store, StatsStore)
+    assert store.path == tmp_path / "hexai" / "nvim-stats.jsonl"
+    await engine.close()
+    bare = Engine(config())
+    assert bare.stats_store is None  # the engine opens no store of its own
+    await bare.close()

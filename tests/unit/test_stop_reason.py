@@ -177,7 +177,7 @@ def engine_for(entries: Sequence[Entry]) -> Engine:
         providers=MappingProxyType({e.provider.name: e.provider for e in entries}),
         models=MappingProxyType({"ask": tuple(entries)}),
     )
-    return Engine(config, stats=False, key_resolver=lambda spec, env: _NoKey())
+    return Engine(config, key_resolver=lambda spec, env: _NoKey())
 
 
 class _NoKey:

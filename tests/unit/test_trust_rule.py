@@ -109,7 +109,7 @@ def write_config(tmp_path: Path, source: Source, user: str, project: str | None)
 
 async def run_everything(config: Config, env: Mapping[str, str]) -> dict[str, Any]:
     """Every surface's entries, then the check's listing and round trip."""
-    engine = Engine(config, env=env, stats=False)
+    engine = Engine(config, env=env)
     outcome: dict[str, Any] = {}
     try:
         await engine.warm_up(config.entries("completion"))
