@@ -289,10 +289,11 @@ class ModelSummary:
     """Figures of one entry (label and ``provider:model``) over the window.
 
     ``requests`` counts every finished request; ``cancelled`` those stopped on
-    purpose (a newer keystroke superseded a completion, ``:HexaiCancel``),
-    which say nothing about the model; ``errors`` the ones that failed
-    (truncated answers included, see ``truncated``). Answered ones are
-    ``requests - cancelled - errors``.
+    purpose (a newer keystroke superseded a completion, ``:HexaiCancel``) and
+    ``skipped`` those never sent because the provider's circuit breaker was
+    open (error kind ``skipped``): neither says anything new about the model.
+    ``errors`` counts the ones that failed (truncated answers included, see
+    ``truncated``). Answered ones are ``requests - cancelled - skipped - errors``.
     """
 
     provider: str
@@ -302,6 +303,7 @@ class ModelSummary:
     errors: int
     cancelled: int
     truncated: int
+    skipped: int
     p50_ms: float | None
     p95_ms: float | None
     p50_ttft_ms: float | None
@@ -336,7 +338,9 @@ def summarize(records: Iterable[StatsRecord]) -> list[ModelSummary]:
     """One summary per label and ``provider:model``, in order of first appearance.
 
     Latency and time to first token are taken over answered requests
-    (``status == "ok"``). ``cancelled`` is counted apart; every other status
+    (``status == "ok"``). ``cancelled`` and ``skipped`` (an error of kind
+    ``skipped``: the breaker was open, nothing was sent; the failures that
+    opened it are counted already) are counted apart; every other status
     (``error``, ``truncated``) is an error.
     """
     groups: dict[tuple[str, str, str], list[StatsRecord]] = {}
@@ -347,6 +351,7 @@ def summarize(records: Iterable[StatsRecord]) -> list[ModelSummary]:
     for (label, provider, model), group in groups.items():
         ok = [r for r in group if r.status == "ok"]
         cancelled = sum(1 for r in group if r.status == "cancelled")
+        skipped = sum(1 for r in group if r.status == "error" and r.error_kind == "skipped")
         totals = [r.total_ms for r in ok if r.total_ms is not None]
         ttfts = [r.ttft_ms for r in ok if r.ttft_ms is not None]
         rates = [r.tokens_per_s for r in ok if r.tokens_per_s is not None]
@@ -356,9 +361,10 @@ def summarize(records: Iterable[StatsRecord]) -> list[ModelSummary]:
                 model=model,
                 label=label,
                 requests=len(group),
-                errors=len(group) - len(ok) - cancelled,
+                errors=len(group) - len(ok) - cancelled - skipped,
                 cancelled=cancelled,
                 truncated=sum(1 for r in group if r.status == "truncated"),
+                skipped=skipped,
                 p50_ms=percentile(totals, 50),
                 p95_ms=percentile(totals, 95),
                 p50_ttft_ms=percentile(ttfts, 50),

@@ -8,7 +8,9 @@
 Reads the JSONL store the engine writes (see :mod:`hexai_nvim.stats`) and
 prints, per entry seen in the window (its label; ``provider:model`` in
 ``--json``): requests, how many failed, how many were cancelled (superseded
-completions, :HexaiCancel: not the model's fault, so apart from errors),
+completions, :HexaiCancel: not the model's fault, so apart from errors), how
+many were skipped (never sent: the provider's circuit breaker was open; a
+column shown when there are any, always in ``--json``),
 p50/p95 latency and time to first token (over answered requests), and the
 median output rate in tokens per second. The first line says the window:
 ``[stats] window_minutes`` unless ``--minutes`` says otherwise (the store
@@ -125,20 +127,24 @@ def format_table(summaries: list[ModelSummary], window: int, origin: str = "") -
     """A plain table, one row per entry, under a line that names the window.
 
     ``err`` counts failed requests (truncated ones included); ``cancelled``
-    the ones stopped on purpose, which are no error of the model.
+    the ones stopped on purpose, which are no error of the model; ``skipped``
+    (a column only when there are any) the ones never sent because the
+    provider's circuit breaker was open.
     """
     source = f" ({origin})" if origin else ""
     if not summaries:
         return f"no requests in the last {window} min{source}"
-    rows = [HEADER]
+    skips = any(s.skipped for s in summaries)
+    header = (*HEADER[:4], "skipped", *HEADER[4:]) if skips else HEADER
+    rows: list[tuple[str, ...]] = [header]
     for s in summaries:
         rate = "-" if s.tokens_per_s is None else f"{s.tokens_per_s:.1f}"
+        counts = (str(s.requests), str(s.errors), str(s.cancelled))
         rows.append(
             (
                 s.label,
-                str(s.requests),
-                str(s.errors),
-                str(s.cancelled),
+                *counts,
+                *((str(s.skipped),) if skips else ()),
                 _ms(s.p50_ms),
                 _ms(s.p95_ms),
                 _ms(s.p50_ttft_ms),
@@ -146,7 +152,7 @@ def format_table(summaries: list[ModelSummary], window: int, origin: str = "") -
                 rate,
             )
         )
-    widths = [max(len(r[i]) for r in rows) for i in range(len(HEADER))]
+    widths = [max(len(r[i]) for r in rows) for i in range(len(header))]
     lines = [f"requests finished in the last {window} min{source}; "
              "latency and tok/s over answered ones"]
     for row in rows:

@@ -346,3 +346,21 @@ async def test_hexai_ask_gives_its_engine_the_stats_store_and_a_bare_engine_writ
     bare = Engine(config())
     assert bare.stats_store is None  # the engine opens no store of its own
     await bare.close()
+
+
+def test_skipped_requests_are_counted_apart_from_errors() -> None:
+    # Three failures open the breaker; the two entries it then skipped sent nothing.
+    records = [
+        rec(label="flaky"),
+        *[rec(label="flaky", status="error", error_kind="unreachable", total_ms=None)] * 3,
+        *[rec(label="flaky", status="error", error_kind="skipped", total_ms=None)] * 2,
+    ]
+    (summary,) = summarize(records)
+    assert (summary.requests, summary.errors, summary.skipped, summary.cancelled) == (6, 3, 2, 0)
+    assert summary.to_dict()["skipped"] == 2
+    _window, header, row = format_table([summary], 60).splitlines()
+    assert header.split()[:5] == ["entry", "req", "err", "cancelled", "skipped"]
+    assert row.split()[:5] == ["flaky", "6", "3", "0", "2"]
+    # without any skipped request the table keeps its columns
+    (plain,) = summarize([rec(label="calm")])
+    assert "skipped" not in format_table([plain], 60)
