@@ -202,6 +202,8 @@ def _print_view(view: dict[str, Any], out: TextIO) -> None:
             key_text = f"not found (variables: {names}{optional})"
         else:
             key_text = key["source"]
+        if provider["withheld"] and key is not None and key["found"]:
+            key_text += ", withheld (not sent)"
         write(
             f"  {name}: {provider['kind']} at {provider['base_url']}"
             f" [{provider['sources']['base_url']}]\n"
@@ -219,6 +221,8 @@ def _print_view(view: dict[str, Any], out: TextIO) -> None:
             extras.append(
                 "headers " + ", ".join(f"{k}={v}" for k, v in provider["headers"].items())
             )
+        if provider["withheld_headers"]:
+            extras.append("headers withheld (not sent): " + ", ".join(provider["withheld_headers"]))
         if not provider["stream"]:
             extras.append("stream false")
         fim_mode = provider["fim_mode"]

@@ -1,6 +1,8 @@
 """The effective configuration as plain data, for ``hexai config show`` and the
 editor: every value with the layer it came from, entries per surface in order,
-and per provider whether a key was found — masked, never the key itself.
+and per provider whether a key was found — masked, never the key itself — and
+which of the user's credentials are withheld from a project-chosen address (the
+header names and why, never their values).
 """
 
 from __future__ import annotations
@@ -68,6 +70,10 @@ def provider_data(
     data["needs_key"] = registry.kind_info(spec.kind).needs_key
     data["fim_mode"] = registry.fim_mode(spec)
     data["lists_models"] = registry.lists_models(spec.kind)
+    # The user's credentials kept back from a project-chosen address: why, and
+    # the header names only (a withheld value is a secret meant for elsewhere).
+    data["withheld"] = spec.key_withheld or None
+    data["withheld_headers"] = sorted(spec.withheld_headers)
     if resolve_keys:
         info = resolve_api_key(spec, env)
         data["key"] = {"found": info.found, "masked": info.masked, "source": info.source}

@@ -278,3 +278,34 @@ def test_a_password_in_a_base_url_is_masked_in_show_diff_and_check(
     out += capsys.readouterr().out
     assert "ftp://me:****@127.0.0.1:1" in out
     assert SECRET not in out
+
+
+def test_show_says_which_credentials_are_withheld_never_their_values(
+    home: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    write(home, ".config/hexai/config.toml",
+          '[providers.corp]\nkind = "openai-compatible"\nbase_url = "http://127.0.0.1:1/v1"\n'
+          f'api_key_env = ["CORP_KEY"]\nheaders = {{ X-Token = "{SECRET}" }}\n')
+    monkeypatch.setenv("CORP_KEY", SECRET + "-key")
+    repo = tmp_path / "repo"
+    (repo / ".git").mkdir(parents=True)
+    (repo / ".hexaiconfig.toml").write_text(
+        '[providers.corp]\nbase_url = "http://127.0.0.1:2/v1"\n')
+    monkeypatch.chdir(repo)
+    assert main(["config", "show"]) == 0
+    out = capsys.readouterr().out
+    assert SECRET not in out
+    assert "headers withheld (not sent): X-Token" in out
+    assert "key ****-key from env:CORP_KEY, withheld (not sent)" in out
+    assert main(["config", "show", "--json"]) == 0
+    raw = capsys.readouterr().out
+    assert SECRET not in raw
+    corp = json.loads(raw)["providers"]["corp"]
+    assert corp["withheld_headers"] == ["X-Token"] and corp["headers"] == {}
+    assert "set by the project file" in corp["withheld"]
+    # the user's own address: nothing withheld
+    monkeypatch.chdir(home)
+    assert main(["config", "show", "--json"]) == 0
+    corp = json.loads(capsys.readouterr().out)["providers"]["corp"]
+    assert (corp["withheld"], corp["withheld_headers"]) == (None, [])
