@@ -112,7 +112,9 @@ ProviderFactory = Callable[[ProviderSpec], Provider]
 
 
 class Engine:
-    """Owns the HTTP pool, concurrency limits, key cache and stats sink.
+    """Owns the provider clients and their HTTP pool, the circuit breaker, and one
+    of each piece the entries share: the key cache, the concurrency slots, the
+    requests in flight per server, the context sizes and the sink's writer.
 
     ``Engine(config)`` does no I/O and needs no running loop; the HTTP session
     is created on the first request. Keyword arguments exist for tests and
