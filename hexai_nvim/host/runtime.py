@@ -59,6 +59,7 @@ class Runtime:
         self._engine: Engine | None = None
         self._notified: set[str] = set()
         self._tasks: set[asyncio.Task[Any]] = set()
+        self._bytecode_planned = False
 
     # -- configuration --------------------------------------------------------
 
@@ -80,6 +81,9 @@ class Runtime:
             self.notify(_problems_text("hexai: the configuration has problems", exc), ERROR)
         self.push_settings()
         self.warm_up()
+        if not self._bytecode_planned:
+            self._bytecode_planned = True
+            self.spawn(_write_bytecode_later(), what="bytecode")
 
     def _load(self) -> Config:
         return load_config(self.config_path, cwd=self.cwd, editor=self.editor)
@@ -255,6 +259,36 @@ def _preload() -> None:
     for name in _PRELOAD:
         with contextlib.suppress(Exception):  # the request reports what is broken
             importlib.import_module(name)
+
+
+#: Seconds after the first setup before the host writes its own bytecode:
+#: after the first suggestion, off its way.
+BYTECODE_AFTER_S = 2.0
+
+
+async def _write_bytecode_later() -> None:
+    await asyncio.sleep(BYTECODE_AFTER_S)
+    await asyncio.to_thread(write_bytecode)
+
+
+def write_bytecode(package: str | None = None) -> bool:
+    """Compile the modules of ``hexai_nvim`` whose ``__pycache__`` file is
+    missing or older than the source; True when all were written or current.
+
+    The host imports ~100 of them at every start; from source (no bytecode:
+    ``PYTHONDONTWRITEBYTECODE``, a plugin manager that never ran Python in
+    the plugin's folder) that costs about twice as long as from bytecode.
+    Quiet: the host's stdout is the RPC channel. A folder that cannot be
+    written (read-only install) is left alone.
+    """
+    import compileall
+
+    folder = package or os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    try:
+        return bool(compileall.compile_dir(folder, quiet=2, workers=1))
+    except Exception:  # optional: the host works from source too
+        log.debug("writing bytecode failed", exc_info=True)
+        return False
 
 
 def _problems_text(headline: str, exc: ConfigError) -> str:
