@@ -556,7 +556,7 @@ class PlainView:
                     self.out.write(f"[{result.error.label()}]\n")
         self.out.flush()
         for result in ordered:
-            self.err.write(f"{result.label}: {stats_line(result)}\n")
+            self.err.write(f"{result.label}: {stats_line(result) or state_word(result)}\n")
         self.err.flush()
 
 
@@ -685,7 +685,7 @@ class LiveView:
         if text:
             lines.append(text.rstrip("\n"))
         code = "2" if result.error is None else "31"
-        lines.append(self._style(stats_line(result), code))
+        lines.append(self._style(stats_line(result) or state_word(result), code))
         self._pending.append("\n".join(lines) + "\n\n")
 
     def _style(self, text: str, code: str) -> str:

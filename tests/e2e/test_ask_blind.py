@@ -79,6 +79,15 @@ def test_blind_view_shows_letters_and_hides_names_timings_and_error_texts_until_
         assert name not in shown, f"{name!r} is on screen before the vote"
     assert not TIMING.search(shown), TIMING.search(shown)
     assert "blind" in shown  # the winbar says why the names are missing
+    # The same in the columns layout (one buffer per answer).
+    nvim.lua("require('hexai.ask').set_layout('columns')")
+    assert nvim.lua("return require('hexai.ask').state().view.layout") == "columns"
+    shown = everything_shown(nvim)
+    assert "## Answer A" in shown and "## Answer C" in shown
+    for name in NAMES:
+        assert name not in shown, f"{name!r} is on screen before the vote (columns)"
+    assert not TIMING.search(shown), TIMING.search(shown)
+    nvim.lua("require('hexai.ask').set_layout('stacked')")
 
     # Vote for the answer in slot B: one message reveals every letter.
     nvim.wait_for(lambda: nvim.lua("return vim.bo.filetype") != "python" or None, timeout=5)
