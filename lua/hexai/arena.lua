@@ -73,14 +73,18 @@ end
 function M.menu_shown(slot, seq, anchor, items)
   local t = H.menus[slot]
   if t and t.seq ~= seq then
-    H.settle(t, 'final')
+    -- A newer trigger (a menu asks again after a space or a '('): the older
+    -- one waits while the typing still follows one of its suggestions.
+    H.menus[slot] = nil
+    H.settle(t, 'watch')
     t = nil
   end
   if not t then
     if #items == 0 then return end
     t = { slot = slot, seq = seq, buf = anchor.buf, row = anchor.row, col = anchor.col,
-      slots = {}, texts = {} }
+      slots = {}, texts = {}, last_typed = '' }
     H.menus[slot] = t
+    H.live[t] = true
     H.watch()
   end
   t.phase = 'open'
@@ -126,6 +130,8 @@ H.buf = nil
 H.days = nil
 --- Menu slot -> the tracker of its latest trigger (see M.menu_shown).
 H.menus = {}
+--- Every tracker not reported yet (older triggers still being typed included).
+H.live = {}
 
 -- Helper functionality ========================================================
 
@@ -161,7 +167,8 @@ function H.settle(t, phase)
   if t.reported then return end
   local action, chosen = t.action, t.chosen
   if not action then
-    local typed = H.typed(t)
+    -- Out of Insert mode the cursor stepped back: what was typed when it ended.
+    local typed = vim.fn.mode():sub(1, 1) == 'i' and H.typed(t) or t.last_typed
     local best = nil
     for index, text in pairs(t.texts) do
       if typed and text ~= '' and vim.startswith(typed, text) and (not best or #text > #t.texts[best]) then
@@ -182,6 +189,7 @@ function H.settle(t, phase)
     end
   end
   t.reported = true
+  H.live[t] = nil
   if H.menus[t.slot] == t then H.menus[t.slot] = nil end
   local slots = {}
   for index, slot in pairs(t.slots) do slots[#slots + 1] = { index, slot } end
@@ -199,7 +207,8 @@ function H.watch()
   vim.api.nvim_create_autocmd({ 'TextChangedI', 'CursorMovedI' }, {
     group = H.group,
     callback = function()
-      for _, t in ipairs(vim.tbl_values(H.menus)) do
+      for _, t in ipairs(vim.tbl_keys(H.live)) do
+        t.last_typed = H.typed(t)
         if t.phase == 'watch' then H.settle(t, 'watch') end
       end
     end,
@@ -209,7 +218,7 @@ function H.watch()
     -- Scheduled: after the menus' own handlers, which close the menu on leaving.
     callback = function()
       vim.schedule(function()
-        for _, t in ipairs(vim.tbl_values(H.menus)) do
+        for _, t in ipairs(vim.tbl_keys(H.live)) do
           -- A menu still open when Insert mode ended was closed by leaving it.
           if t.phase == 'open' then H.settle(t, 'close') elseif t.phase == 'watch' then H.settle(t, 'final') end
         end

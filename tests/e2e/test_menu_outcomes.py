@@ -74,6 +74,25 @@ def start(nvim: NvimSession, sim: Any, tmp_path: Path, models: list[tuple[str, s
     nvim.nvim.command("normal! 2G$")
 
 
+#: Ask for the menu now, at the cursor (as a person's completion key would).
+TRIGGER = {
+    "cmp": "require('cmp').complete()",
+    "blink": "require('blink.cmp').show()",
+    "popup": "require('hexai.completion').complete('popup')",
+}
+
+
+def open_menu(nvim: NvimSession, neighbour: str, word: str = "res") -> None:
+    """Line 2 holds ``word``; Insert mode at its end, then the menu is asked for (no
+    keystroke timing decides where the menu's request starts)."""
+    nvim.nvim.current.buffer[1] = "    " + word
+    nvim.nvim.command("normal! 2G$")
+    nvim.nvim.input("A")
+    nvim.wait_for(lambda: nvim.lua("return vim.fn.mode()") == "i", what="Insert mode")
+    nvim.lua("vim.wait(100)")
+    nvim.lua(TRIGGER[neighbour])
+
+
 def menu(nvim: NvimSession, neighbour: str) -> list[dict[str, Any]]:
     """Every item of the open menu in the order shown (hexai's and the others')."""
     if neighbour == "popup":
@@ -130,7 +149,7 @@ def test_confirming_a_menu_item_records_an_accept_with_its_entry_and_the_slots(
 ) -> None:
     start(nvim, sim, tmp_path, models(f"acc-{neighbour}"), neighbour,
           setup=popup_setup(neighbour))
-    type_in_insert_mode(nvim, "res")
+    open_menu(nvim, neighbour)
     items = wait_menu(nvim, neighbour, 3)
     order = hexai_order(items)
     assert sorted(order) == ["a", "b", "c"]
@@ -160,7 +179,7 @@ def test_aborting_the_menu_records_a_dismiss(
 ) -> None:
     start(nvim, sim, tmp_path, models(f"abort-{neighbour}")[:2], neighbour,
           setup=popup_setup(neighbour))
-    type_in_insert_mode(nvim, "res")
+    open_menu(nvim, neighbour)
     wait_menu(nvim, neighbour, 2)
     nvim.nvim.input("<C-e>")  # abort (nvim-cmp), cancel (blink.cmp), <C-e> (built-in)
     (rec,) = wait_outcomes(nvim, 1)
@@ -174,15 +193,13 @@ def test_escape_with_the_menu_open_is_a_dismiss_and_another_sources_item_is_movi
     nvim: NvimSession, sim: Any, tmp_path: Path, neighbour: str
 ) -> None:
     start(nvim, sim, tmp_path, models(f"esc-{neighbour}")[:2], neighbour)
-    type_in_insert_mode(nvim, "res")
+    open_menu(nvim, neighbour)
     wait_menu(nvim, neighbour, 2)
     nvim.nvim.input("<Esc>")
     (rec,) = wait_outcomes(nvim, 1)
     assert rec["action"] == "dismiss"
     # Next trigger: the buffer source's word is taken instead.
-    nvim.nvim.command("normal! 2GS")
-    nvim.nvim.command("normal! 0D")
-    type_in_insert_mode(nvim, "resi")
+    open_menu(nvim, neighbour, "resi")
     items = wait_menu(nvim, neighbour, 2)
     choose(nvim, neighbour, items, next(i["detail"] for i in items if i["source"] == "buffer"))
     recs = wait_outcomes(nvim, 2)
@@ -198,7 +215,7 @@ def test_identical_menu_items_are_a_tie(
     tie = [("one", "mo-tie-{n}+ttft=0+tokens=6"), ("two", "mo-tie-{n}+ttft=60+tokens=6"),
            ("other", "mo-untied-{n}+ttft=120+tokens=6")]
     start(nvim, sim, tmp_path, models(neighbour, tie), neighbour, setup=popup_setup(neighbour))
-    type_in_insert_mode(nvim, "res")
+    open_menu(nvim, neighbour)
     items = wait_menu(nvim, neighbour, 3)
     choose(nvim, neighbour, items, "one")
     (rec,) = wait_outcomes(nvim, 1)
@@ -212,10 +229,7 @@ def test_typing_a_popup_suggestion_by_hand_counts_for_it(
 ) -> None:
     entries = [("a", "mo-ty-a+ttft=0+tokens=2"), ("b", "mo-ty-b+ttft=60+tokens=2")]
     start(nvim, sim, tmp_path, models("typed", entries), "popup", setup=popup_setup("popup"))
-    nvim.nvim.input("A")
-    nvim.wait_for(lambda: nvim.lua("return vim.fn.mode()") == "i", what="Insert mode")
-    nvim.lua("vim.wait(100)")
-    nvim.lua("require('hexai.completion').complete('popup')")
+    open_menu(nvim, "popup")
     wait_menu(nvim, "popup", 2)
     texts = nvim.lua("return vim.tbl_map(function(i) return i.user_data.hexai.text end,"
                      " vim.fn.complete_info({ 'items' }).items)")
@@ -232,7 +246,7 @@ def test_blind_mode_shows_letters_in_the_menu_and_reveals_after_the_choice(
 ) -> None:
     start(nvim, sim, tmp_path, models(f"blind-{neighbour}"), neighbour,
           arena="\n[arena]\nblind = true\n", setup=popup_setup(neighbour))
-    type_in_insert_mode(nvim, "res")
+    open_menu(nvim, neighbour)
     items = wait_menu(nvim, neighbour, 3)
     order = hexai_order(items)
     assert sorted(order) == ["A", "B", "C"]
@@ -277,3 +291,31 @@ def test_ghost_text_and_a_menu_of_the_same_trigger_are_one_outcome(
     nvim.nvim.input("<Esc>")
     nvim.lua("vim.wait(500)")
     assert len(outcomes(nvim)) == 2
+
+
+@pytest.mark.parametrize("neighbour", ["cmp", "blink"])
+def test_typing_a_menu_suggestion_by_hand_counts_for_it(
+    nvim: NvimSession, sim: Any, tmp_path: Path, neighbour: str
+) -> None:
+    entries = [("a", "mo-ty-a+ttft=0+tokens=2"), ("b", "mo-ty-b+ttft=60+tokens=2")]
+    start(nvim, sim, tmp_path, models(f"typed-{neighbour}", entries), neighbour)
+    open_menu(nvim, neighbour)
+    items = wait_menu(nvim, neighbour, 2)
+    texts = {i["detail"]: i["text"] for i in items if i["source"] == "hexai"}
+    target = texts["b"]  # the item replaces the word "res" with its text
+    assert target.startswith("res") and "\n" not in target and target != texts["a"]
+    # Typed to its end, then Insert mode left. A space in it makes the menu
+    # ask again (a second trigger, dismissed by the <Esc>): the first still counts.
+    nvim.nvim.input(target[3:].replace("<", "<lt>"))
+    nvim.wait_for(lambda: nvim.nvim.current.buffer[1] == "    " + target, what="the typing")
+    nvim.lua("vim.wait(50)")  # a person's pause before <Esc>
+    nvim.nvim.input("<Esc>")
+    nvim.lua("vim.wait(500)")
+    recs = outcomes(nvim)
+    typed = [r for r in recs if r["action"] == "typed"]
+    assert len(typed) == 1, [(r["action"], r["prompt_chars"]) for r in recs]
+    rec = typed[0]
+    assert rec["via"] == neighbour
+    assert all(r["action"] == "dismiss" for r in recs if r["id"] != rec["id"])
+    assert rec["candidates"][rec["chosen"][0]]["label"] == "b"
+    assert nvim.nvim.current.buffer[1] == "    " + target
