@@ -3,11 +3,15 @@
 What a caller may rely on: :func:`append_line` is one ``O_APPEND`` write of a whole
 line under :func:`locked`, so lines from several Neovims and ``hexai`` commands never
 interleave; it raises ``OSError`` and leaves reporting to the caller.
+:class:`LineFile` is that reporting, once for both stores: a failed append is logged
+once per file and returns False, and reading never raises (damaged bytes become
+U+FFFD, so such a line fails to parse and its reader skips it).
 """
 
 from __future__ import annotations
 
 import contextlib
+import logging
 import os
 from collections.abc import Iterator
 from pathlib import Path
@@ -43,3 +47,38 @@ def append_line(path: Path, line: str) -> None:
         fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
         with os.fdopen(fd, "a", encoding="utf-8") as handle:
             handle.write(line)
+
+
+class LineFile:
+    """One user's JSON-lines file, named ``what`` in the messages sent to ``log``.
+
+    Cheap to create; the file is opened per call.
+    """
+
+    def __init__(self, path: str | os.PathLike[str], what: str, log: logging.Logger) -> None:
+        self.path = Path(path)
+        self._what = what
+        self._log = log
+        self._warned = False
+
+    def append(self, line: str) -> bool:
+        """Append ``line`` (ending in a newline); False when it could not be written."""
+        try:
+            append_line(self.path, line)
+        except OSError as exc:
+            if not self._warned:
+                self._warned = True
+                self._log.warning("cannot write %s to %s: %s", self._what, self.path, exc)
+            return False
+        return True
+
+    def lines(self) -> list[str]:
+        """Every line of the file ([] when there is none or it cannot be read)."""
+        try:
+            with open(self.path, encoding="utf-8", errors="replace") as handle:
+                return handle.readlines()
+        except FileNotFoundError:
+            return []
+        except OSError as exc:
+            self._log.warning("cannot read %s %s: %s", self._what, self.path, exc)
+            return []

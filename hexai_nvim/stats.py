@@ -41,7 +41,7 @@ from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any
 
 from hexai_nvim.engine.results import EntryResult, Measurement
-from hexai_nvim.jsonl import append_line, locked
+from hexai_nvim.jsonl import LineFile, locked
 from hexai_nvim.secrets import scrub
 
 if TYPE_CHECKING:
@@ -168,22 +168,16 @@ class StatsStore:
     """The JSONL file of one user. Cheap to create; opens the file per call."""
 
     def __init__(self, path: str | os.PathLike[str], window_minutes: int = 60) -> None:
-        self.path = Path(path)
+        self._file = LineFile(path, "stats", log)
+        self.path = self._file.path
         self.window_minutes = window_minutes
         self._last_prune: float | None = None
-        self._warned = False
 
     # -- writing --------------------------------------------------------------
 
     def append(self, record: StatsRecord) -> None:
         """Append one record (one short write; safe across processes)."""
-        line = scrub(record.to_json()) + "\n"
-        try:
-            append_line(self.path, line)
-        except OSError as exc:
-            if not self._warned:
-                self._warned = True
-                log.warning("cannot write stats to %s: %s", self.path, exc)
+        self._file.append(scrub(record.to_json()) + "\n")
 
     def append_result(self, result: EntryResult) -> None:
         self.append(StatsRecord.from_result(result))
@@ -266,15 +260,7 @@ class StatsStore:
         now = time.time() if now is None else now
         window = self.window_minutes if window_minutes is None else window_minutes
         cutoff = now - window * 60
-        try:
-            # Damaged bytes become U+FFFD, so such a line fails to parse and is skipped.
-            with open(self.path, encoding="utf-8", errors="replace") as handle:
-                lines = handle.readlines()
-        except FileNotFoundError:
-            return []
-        except OSError as exc:
-            log.warning("cannot read stats %s: %s", self.path, exc)
-            return []
+        lines = self._file.lines()  # a damaged line fails to parse and is skipped
         records = [StatsRecord.from_json(line) for line in lines if line.strip()]
         return [r for r in records if r is not None and r.ts >= cutoff]
 

@@ -58,7 +58,7 @@ from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any
 
-from hexai_nvim.jsonl import append_line
+from hexai_nvim.jsonl import LineFile
 
 log = logging.getLogger("hexai_nvim.arena")
 
@@ -251,37 +251,21 @@ class OutcomeStore:
     """The outcome file of one user. Cheap to create; opens the file per call."""
 
     def __init__(self, path: str | os.PathLike[str], *, store_text: bool = False) -> None:
-        self.path = Path(path)
+        self._file = LineFile(path, "arena outcomes", log)
+        self.path = self._file.path
         #: Keep suggestion and prompt text (``[arena] store_text``); else hashes only.
         self.store_text = store_text
-        self._warned = False
 
     def append(self, outcome: Outcome) -> bool:
         """Append one outcome (one write, locked); False when it could not be written."""
         if not self.store_text:
             outcome = drop_text(outcome)
-        line = outcome.to_json() + "\n"
-        try:
-            append_line(self.path, line)
-        except OSError as exc:
-            if not self._warned:
-                self._warned = True
-                log.warning("cannot write arena outcomes to %s: %s", self.path, exc)
-            return False
-        return True
+        return self._file.append(outcome.to_json() + "\n")
 
     def read(self, *, since: float | None = None) -> list[Outcome]:
         """Every readable outcome (at or after ``since``, epoch seconds), in file order."""
-        try:
-            with open(self.path, encoding="utf-8", errors="replace") as handle:
-                lines = handle.readlines()
-        except FileNotFoundError:
-            return []
-        except OSError as exc:
-            log.warning("cannot read arena outcomes %s: %s", self.path, exc)
-            return []
         latest: dict[str, Outcome] = {}
-        for line in lines:
+        for line in self._file.lines():
             if not line.strip():
                 continue
             outcome = Outcome.from_json(line)

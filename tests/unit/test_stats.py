@@ -364,3 +364,26 @@ def test_skipped_requests_are_counted_apart_from_errors() -> None:
     # without any skipped request the table keeps its columns
     (plain,) = summarize([rec(label="calm")])
     assert "skipped" not in format_table([plain], 60)
+
+
+def test_both_stores_report_a_write_failure_once_and_read_nothing_without_raising(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    from hexai_nvim.arena.store import OutcomeStore
+
+    blocker = tmp_path / "file"
+    blocker.write_text("")
+    stats = StatsStore(blocker / "nvim-stats.jsonl")  # its folder is a file
+    outcomes = OutcomeStore(blocker / "arena.jsonl")
+    for _ in range(3):
+        stats.append(BASE)
+    assert stats.read(now=0.0) == []
+    assert caplog.text.count("cannot write stats to") == 1
+    assert outcomes.read() == []
+    caplog.clear()
+    missing = StatsStore(tmp_path / "none" / "nvim-stats.jsonl")
+    assert missing.read() == [] and "cannot read" not in caplog.text
+    (tmp_path / "dir.jsonl").mkdir()  # a folder where the file should be
+    assert StatsStore(tmp_path / "dir.jsonl").read() == []
+    assert OutcomeStore(tmp_path / "dir.jsonl").read() == []
+    assert "cannot read stats" in caplog.text and "cannot read arena outcomes" in caplog.text
