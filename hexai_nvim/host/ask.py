@@ -497,6 +497,7 @@ def ask_export(rt: Runtime, payload: Payload) -> bool:
 
     In blind mode before the vote the export is blind too: the answers in
     their shown order as "Answer A"..., no names, stats or error texts."""
+    from hexai_nvim.secrets import scrub
     from hexai_nvim.surfaces.export import ask_markdown
 
     run = state(rt).current
@@ -519,7 +520,7 @@ def ask_export(rt: Runtime, payload: Payload) -> bool:
         target = os.path.expanduser(path.strip())
         try:
             with open(target, "w", encoding="utf-8") as handle:
-                handle.write(text)
+                handle.write(scrub(text))  # leaves the process: the one scrubber
         except OSError as exc:
             rt.notify(f"hexai: cannot write {target}: {exc.strerror or exc}", ERROR)
             return False

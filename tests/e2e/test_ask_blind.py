@@ -194,3 +194,26 @@ def test_blind_order_is_shuffled_per_question_evenly_over_slots(
     for row in counts.values():
         assert sum(row) == questions
         assert all(abs(c - expected) < 9 for c in row), counts
+
+
+def test_the_export_file_passes_the_scrubber(nvim: NvimSession, sim: Any, tmp_path: Path) -> None:
+    # A model that repeats the key it was sent: the view is scrubbed, the file must be too.
+    key = "sk-ECHOask-Z8xC6vB4nM2qW0eR"
+    config = ask_config(sim.url, ("one", "echo-a"), ("two", "echo-b")).replace(
+        '/v1"\n', f'/v1"\napi_key_cmd = "printf %s {key}"\n', 1)
+    nvim.write_config(config)
+    saved = sim.state.replies
+    sim.state.replies = lambda base, prompt: f"use {key} here" if base.startswith("echo") else None
+    try:
+        nvim.setup()
+        nvim.nvim.command("HexaiAsk which key?")
+        nvim.wait_for(lambda: finished(nvim), timeout=20, what="both answers")
+        assert all("Authorization" in r.headers for r in sim.state.requests_for("echo-a"))
+        target = tmp_path / "scrubbed.md"
+        nvim.nvim.command(f"HexaiAskExport {target}")
+        nvim.wait_for(target.exists, timeout=10, what="the export")
+        md = target.read_text()
+    finally:
+        sim.state.replies = saved
+    assert "## one" in md and "use " in md
+    assert key not in md and key[:12] not in md

@@ -2,10 +2,11 @@
 
 One run with failing entries (a 401 that echoes every credential it received, a
 500 that does the same, an unreachable server), then every output channel is
-collected: the terminal (``hexai ask`` text and JSON, ``hexai config
-show/check/diff``), the stats files, the log file, and in a real Neovim the
-:HexaiConfigCheck buffer, :checkhealth hexai, :messages, the ask view and the
-ghost lines. None may hold a byte-exact secret, nor any 6-character slice of one.
+collected: the terminal (``hexai ask`` text, JSON, Markdown and blind, ``hexai
+config show/check/diff``), the stats files, the log file, and in a real Neovim
+the :HexaiConfigCheck buffer, :checkhealth hexai, :messages, the ask view, the
+:HexaiAskExport file and the ghost lines. None may hold a byte-exact secret,
+nor any 6-character slice of one.
 """
 
 from __future__ import annotations
@@ -116,6 +117,10 @@ def test_no_secret_on_any_channel(tmp_path: Path, manifest: Path, echo: EchoServ
                XDG_CONFIG_HOME=str(tmp_path / "xdg-config"), PYTHONPATH=str(REPO))
     channels["hexai ask"] = cli(["ask", "--config", str(config), "say hi"], env)
     channels["hexai ask --json"] = cli(["ask", "--config", str(config), "--json", "say hi"], env)
+    channels["hexai ask --markdown"] = cli(["ask", "--config", str(config), "--markdown",
+                                            "say hi"], env)
+    channels["hexai ask --blind"] = cli(["ask", "--config", str(config), "--blind", "say hi"],
+                                        env)
     for command in (["show"], ["show", "--json"], ["check"], ["check", "--json"]):
         channels[f"hexai config {' '.join(command)}"] = cli(
             ["config", *command, "--config", str(config)], env)
@@ -156,6 +161,11 @@ def test_no_secret_on_any_channel(tmp_path: Path, manifest: Path, echo: EchoServ
         channels["ask state"] = json.dumps(nvim.lua("return require('hexai.ask').state()"),
                                            default=str)
         assert "Incorrect API key provided" in channels["ask view"]
+        export = root / "export.md"
+        nvim.nvim.command(f"HexaiAskExport {export}")
+        nvim.wait_for(export.exists, timeout=10, what="the export file")
+        channels[":HexaiAskExport"] = export.read_text()
+        assert "Incorrect API key provided" in channels[":HexaiAskExport"]
 
         sample = root / "sample.py"
         sample.write_text("def add(a, b):\n    \n")
