@@ -203,34 +203,35 @@ class Runtime:
 
 
 class LaterSink:
-    """The engine's stats sink in the host: a finished entry is written a moment
-    later (:data:`STATS_DELAY_S`, one batch per burst), on the loop, so the
-    stats file's lock, open and write (~0.5 ms an entry) come after the answer
-    went to the editor, not before it. What is still queued when the host
-    exits is written then (``atexit``)."""
+    """The engine's stats sink in the host: a finished entry is written two
+    loop turns later, on the loop, so the stats file's lock, open and write
+    (~0.5 ms an entry) come after the entry's snapshot went to the editor, not
+    before it (the engine records a result just before it queues the entry's
+    final event; the snapshot is sent on the next turn), and before the next
+    keystroke. Results of one turn are written together; what is still queued
+    when the host exits is written then (``atexit``)."""
 
     def __init__(self, sink: ResultSink) -> None:
         self._sink = sink
         self._queue: list[EntryResult] = []
-        self._handle: asyncio.TimerHandle | None = None
+        self._planned = False
         atexit.register(self.flush)
 
     def record(self, result: EntryResult) -> None:
         self._queue.append(result)
-        if self._handle is not None:
+        if self._planned:
             return
         try:
             loop = asyncio.get_running_loop()
         except RuntimeError:  # no loop (a test, the exit): write now
             self.flush()
             return
-        self._handle = loop.call_later(STATS_DELAY_S, self.flush)
+        self._planned = True
+        loop.call_soon(loop.call_soon, self.flush)
 
     def flush(self) -> None:
         """Write what is queued (each entry's failure logged, the rest still written)."""
-        if self._handle is not None:
-            self._handle.cancel()
-            self._handle = None
+        self._planned = False
         queued, self._queue = self._queue, []
         for result in queued:
             try:
@@ -243,10 +244,6 @@ class LaterSink:
 
     def configure(self, config: Config) -> None:
         self._sink.configure(config)
-
-
-#: How long after an entry ends its stats are written (after its snapshot).
-STATS_DELAY_S = 0.05
 
 
 #: What the first completion would import (see :meth:`Runtime.warm_up`).

@@ -323,3 +323,36 @@ async def test_lines_sent_with_the_trigger_are_used_without_reading_the_buffer()
     fim = provider.calls[0].request.fim
     assert fim is not None and fim.prefix.endswith("def f():\n    ")
     assert fim.suffix == "\n    return"
+
+
+async def test_stats_are_written_after_the_entrys_snapshot_went_to_the_editor() -> None:
+    from hexai_nvim.host.runtime import LaterSink
+
+    order: list[str] = []
+
+    class Sink:
+        def record(self, result: Any) -> None:
+            order.append(f"stats {result.entry.label}")
+
+        def housekeeping(self) -> None:
+            return None
+
+        def configure(self, config: Config) -> None:
+            pass
+
+    provider = Scripted()
+    config = make_config(["0:fast", "40:slow"])
+    engine = Engine(config, stats=LaterSink(Sink()), provider_factory=lambda spec: provider)
+    rt = FakeRuntime(config, engine, ["x = "])
+    sent = rt.lua
+
+    def lua(module: str, function: str, *args: Any) -> None:
+        sent(module, function, *args)
+        done = [e["label"] for e in args[0]["entries"] if e["status"] == "ok"]
+        order.append("snapshot " + ",".join(done))
+
+    rt.lua = lua  # type: ignore[method-assign]
+    complete(rt, payload(1))  # type: ignore[arg-type]
+    await until(lambda: len([o for o in order if o.startswith("stats")]) == 2)
+    assert order == ["snapshot ", "snapshot p0:fast", "stats p0:fast",
+                     "snapshot p0:fast,p1:slow", "stats p1:slow"]
