@@ -153,7 +153,7 @@ _GLOBSTAR = ("**",)  # a whole component "**": zero or more components
 class Rule:
     """One pattern line of an ignore file (or one of ``extra_patterns``)."""
 
-    #: Where it came from, for the message: ``".gitignore:3"``, ``"[ignore] extra_patterns"``.
+    #: Where it came from, for the message: ``".gitignore:3"``, ``"extra_patterns"``.
     source: str
     text: str
     negate: bool
@@ -266,7 +266,7 @@ class IgnoreRules:
 
     def __post_init__(self) -> None:
         self._extra = [rule for text in self.settings.extra_patterns
-                       if (rule := parse_rule(text, (), "[ignore] extra_patterns")) is not None]
+                       if (rule := parse_rule(text, (), "extra_patterns")) is not None]
 
     def reason(self, path: str) -> str | None:
         """Why ``path`` (absolute) is never sent to a model, or None when it may be.

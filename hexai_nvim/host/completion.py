@@ -518,7 +518,7 @@ def complete(rt: Runtime, payload: Payload) -> dict[str, Any]:
     svc.cancel(trigger.slot)  # before reading the buffer: stop the old requests at once
     where = {"file": trigger.file, "filename": trigger.path}
     if (refuse_ignored(rt, where, ":HexaiComplete") if trigger.manual
-            else ignored(rt, trigger.file or trigger.path, surface="completion")):
+            else ignored(rt, trigger.file or trigger.path, tell=trigger.path or trigger.file)):
         send_snapshot(rt, trigger, [], done=True)  # [ignore]: nothing leaves for this file
         return {"seq": trigger.seq, "started": False, "ignored": True}
     epoch = svc.epoch(trigger.slot)

@@ -32,12 +32,13 @@ class _Rules:
 _state = per_runtime(_Rules)
 
 
-def ignored(rt: Runtime, path: str, *, surface: str | None = None) -> str | None:
+def ignored(rt: Runtime, path: str, *, tell: str | None = None) -> str | None:
     """Why the file at ``path`` is never sent to a model, or None when it may be.
 
     ``path`` is the buffer's full name; a relative one is taken from the
-    editor's working directory. With ``surface`` the person is told once per
-    file (unless ``[ignore] lsp_notify_ignored`` is false)."""
+    editor's working directory. With ``tell`` (the file's name as shown) the
+    person is told once per file, in one short line (unless ``[ignore]
+    lsp_notify_ignored`` is false)."""
     if not path:
         return None
     st = _state(rt)
@@ -45,9 +46,9 @@ def ignored(rt: Runtime, path: str, *, surface: str | None = None) -> str | None
         st.config, st.rules = rt.config, IgnoreRules(rt.config.ignore)
     full = os.path.join(rt.cwd or os.getcwd(), os.path.expanduser(path))
     reason = st.rules.reason(full)
-    if reason is not None and surface is not None and rt.config.ignore.lsp_notify_ignored:
-        rt.notify(f"hexai: {path} is never sent to a model: it matches {reason} ([ignore]); "
-                  f"no {surface} here", INFO, once=f"ignored:{full}")
+    if reason is not None and tell is not None and rt.config.ignore.lsp_notify_ignored:
+        rt.notify(f"hexai: {os.path.basename(tell)}: not sent ([ignore] {reason})", INFO,
+                  once=f"ignored:{full}")
     return reason
 
 
@@ -60,6 +61,6 @@ def refuse_ignored(rt: Runtime, context: Mapping[str, Any], what: str) -> bool:
     if reason is None:
         return False
     shown = context.get("filename") or name
-    rt.notify(f"hexai: {what} not sent: {shown} is never sent to a model "
-              f"(it matches {reason}; see [ignore] in :help hexai-config)", WARN)
+    rt.notify(f"hexai: {what} not sent: {shown} is never sent to models ([ignore] {reason}; "
+              ":help hexai-config-ignore)", WARN)
     return True

@@ -96,8 +96,10 @@ end
 --- shown there would be thrown into that wait instead of it getting its
 --- answer. Shown once nothing waits (see hexai.rpc.when_idle).
 function M.notify(msg, level)
+  level = level or vim.log.levels.INFO
   require('hexai.rpc').when_idle(function()
-    vim.notify(msg, level or vim.log.levels.INFO, { title = 'hexai' })
+    if level <= vim.log.levels.INFO and H.builtin_notify() then msg = H.fit(msg) end
+    vim.notify(msg, level, { title = 'hexai' })
   end)
 end
 
@@ -111,6 +113,26 @@ function M.status()
 end
 
 H = {}
+
+--- Whether vim.notify is Neovim's own, which echoes (nvim-notify, noice,
+--- fidget ... replace it with something that never asks for Enter).
+function H.builtin_notify()
+  local info = debug.getinfo(vim.notify, 'S')
+  return info ~= nil and (info.source or ''):find('vim/_editor.lua', 1, true) ~= nil
+end
+
+--- A one-line notice cut to the echo area, so it never stops the person
+--- typing with "Press ENTER" (warnings and errors are shown whole).
+function H.fit(msg)
+  if msg:find('\n') then return msg end
+  local room = vim.v.echospace
+  if room < 12 or vim.fn.strdisplaywidth(msg) <= room then return msg end
+  local cut = vim.fn.strcharpart(msg, 0, room - 1)
+  while vim.fn.strdisplaywidth(cut) > room - 1 do
+    cut = vim.fn.strcharpart(cut, 0, vim.fn.strchars(cut) - 1)
+  end
+  return cut .. '…'
+end
 
 --- What the first trigger of a new session needs before the host answers.
 H.cached_keys = { 'debounce_ms', 'throttle_ms', 'manual_invoke_min_prefix',

@@ -71,19 +71,18 @@ def test_an_ignored_file_gets_no_completion_and_the_person_is_told_once(
     repo = start(nvim, sim, tmp_path, model)
     nvim.nvim.command(f"edit {repo / 'private' / 'notes.py'}")
     nvim.nvim.input("Go# x")
-    nvim.wait_for(lambda: "never sent to a model" in nvim.messages(), what="the notice")
+    nvim.wait_for(lambda: "not sent ([ignore]" in nvim.messages(), what="the notice")
     nvim.nvim.input("y<Esc>")
     nvim.nvim.command(f"edit {repo / '.env'}")
     nvim.nvim.input("GoA=")
-    nvim.wait_for(lambda: nvim.messages().count("never sent to a model") == 2,
+    nvim.wait_for(lambda: nvim.messages().count("not sent ([ignore]") == 2,
                   what="the second file's notice")
     nvim.nvim.input("b<Esc>")
     time.sleep(0.5)  # typed and paused: a request would have been made by now
     messages = nvim.messages()
-    assert "private/notes.py is never sent to a model: it matches private/ in .gitignore:3" in (
-        messages), messages
-    assert ".env is never sent to a model: it matches .env in .gitignore:2" in messages
-    assert messages.count("never sent to a model") == 2, messages  # once per file
+    assert "hexai: notes.py: not sent ([ignore] private/ in .gitignore:3)" in messages, messages
+    assert "hexai: .env: not sent ([ignore] .env in .gitignore:2)" in messages
+    assert messages.count("not sent ([ignore]") == 2, messages  # once per file
     assert sim.state.requests_for(model) == []
     # The same session completes in a file that is not ignored.
     nvim.nvim.command(f"edit {repo / 'app.py'}")
@@ -122,7 +121,7 @@ def test_ask_and_code_action_refuse_an_ignored_file_and_say_why(
     nvim.nvim.command(f"edit {repo / 'server.pem'}")
     nvim.nvim.command("%HexaiAsk what is this?")
     nvim.wait_for(lambda: ":HexaiAsk not sent" in nvim.messages(), what="the ask refusal")
-    assert "server.pem is never sent to a model (it matches *.pem in [ignore] extra_patterns" in (
+    assert "server.pem is never sent to models ([ignore] *.pem in extra_patterns" in (
         nvim.messages())
     pick(nvim, "simplify")
     nvim.nvim.command("1HexaiCodeAction")
@@ -133,3 +132,21 @@ def test_ask_and_code_action_refuse_an_ignored_file_and_say_why(
     nvim.nvim.command(f"edit {repo / 'app.py'}")
     nvim.nvim.command("%HexaiAsk what is this?")
     assert sim.state.wait_for(lambda s: len(s.requests_for(model + "-ask")) == 1, timeout=15)
+
+
+def test_the_notice_fits_the_echo_area_and_typing_goes_on(
+    nvim: NvimSession, sim: Any, tmp_path: Path
+) -> None:
+    # A real screen 60 columns wide: a notice wider than the echo area would stop
+    # Insert mode with "Press ENTER"; an informational one is cut to fit instead.
+    nvim.attach_ui(width=60, height=12)
+    repo = start(nvim, sim, tmp_path, "ignore-e2e-narrow")
+    nvim.nvim.command(f"edit {repo / 'private' / 'notes.py'}")
+    nvim.nvim.input("Go# x")
+    nvim.wait_for(lambda: "not sent ([ignore]" in nvim.messages(), what="the notice")
+    nvim.nvim.input("yz")
+    nvim.wait_for(lambda: nvim.nvim.current.line == "# xyz", what="typing on")
+    assert nvim.nvim.api.get_mode() == {"mode": "i", "blocking": False}
+    notice = next(line for line in nvim.messages().splitlines() if "not sent ([ignore]" in line)
+    echospace = nvim.nvim.eval("v:echospace")
+    assert notice.endswith("…") and nvim.nvim.funcs.strdisplaywidth(notice) <= echospace

@@ -83,9 +83,9 @@ def test_extra_patterns_apply_with_or_without_a_repository(repo: Path, tmp_path:
     settings = IgnoreSettings(gitignore=False,
                               extra_patterns=("*.pem", "private/", "/conf/local.toml"))
     rules = IgnoreRules(settings)
-    assert rules.reason(str(repo / "certs" / "server.pem")) == "*.pem in [ignore] extra_patterns"
+    assert rules.reason(str(repo / "certs" / "server.pem")) == "*.pem in extra_patterns"
     assert rules.reason(str(repo / "x" / "private" / "notes.md")) == (
-        "private/ in [ignore] extra_patterns")
+        "private/ in extra_patterns")
     assert rules.reason(str(repo / "conf" / "local.toml")) is not None  # anchored at the root
     assert rules.reason(str(repo / "x" / "conf" / "local.toml")) is None
     outside = tmp_path / "loose" / "id.pem"
