@@ -46,6 +46,14 @@ def letter(k: int) -> str:
     return LETTERS[k] if k < len(LETTERS) else f"#{k + 1}"
 
 
+def reveal_words(labels: Sequence[str], perm: Sequence[int], chosen: int | None) -> str:
+    """The names behind the letters, short enough for one message line:
+    ``A = qwen ✓, B = llama, C = mistral`` (``labels`` by entry index,
+    ``perm[shown slot] = entry index``, ``chosen`` the entry picked, ✓)."""
+    return ", ".join(f"{letter(shown)} = {labels[real]}{' ✓' if real == chosen else ''}"
+                     for shown, real in enumerate(perm))
+
+
 def present_blind(
     snapshot: Mapping[str, Any], perm: Sequence[int], rng: random.Random
 ) -> dict[str, Any]:

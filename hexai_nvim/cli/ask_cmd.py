@@ -493,14 +493,13 @@ class BlindView:
                        stats=stats, fallback_of=None, first_error=None)
 
     def finish(self, results: Sequence[EntryResult]) -> None:
-        from hexai_nvim.arena.record import letter
-        from hexai_nvim.surfaces.ask_blind import reveal_words
+        from hexai_nvim.arena.record import letter, reveal_words
 
         self.inner.finish([self.hide_result(r) for r in results])
         by_index = {r.index: r for r in results}
         labels = [by_index[i].label if i in by_index else "?" for i in range(len(self.blind.perm))]
         out = self.reveal_to
-        out.write(f"\nrevealed: {reveal_words(labels, self.blind, None)}\n")
+        out.write(f"\nrevealed: {reveal_words(labels, self.blind.perm, None)}\n")
         for shown, real in enumerate(self.blind.perm):
             result = by_index.get(real)
             if result is not None:

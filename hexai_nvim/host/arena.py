@@ -162,14 +162,9 @@ def present(rt: Runtime, snapshot: dict[str, Any]) -> dict[str, Any]:
 
 
 def _reveal(outcome: Outcome, perm: list[int], chosen: int | None) -> str:
-    from hexai_nvim.arena.record import letter
+    from hexai_nvim.arena.record import reveal_words
 
-    names = []
-    for sent, real in enumerate(perm):
-        cand = outcome.candidates[real]
-        mark = " (your choice)" if real == chosen else ""
-        names.append(f"{letter(sent)} = {cand.label}{mark}")
-    return "hexai arena: " + ", ".join(names)
+    return "hexai: " + reveal_words([c.label for c in outcome.candidates], perm, chosen)
 
 
 @method("arena.outcome")

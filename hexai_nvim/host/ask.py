@@ -462,6 +462,7 @@ def ask_vote(rt: Runtime, payload: Payload) -> bool:
     revealing = explicit and hidden(run)
     if revealing:
         reveal(rt, run)
+    previous = run.vote
     if explicit:
         run.vote = "all bad" if action == "all_bad" else shown_label(run, chosen or 0)
     if not run.outcome_id:
@@ -475,13 +476,18 @@ def ask_vote(rt: Runtime, payload: Payload) -> bool:
     if recorded:
         run.preference = str(action)
     if explicit:
-        what = "every answer is bad" if action == "all_bad" else f"{run.vote} is the best"
-        tail = "" if recorded else " (not recorded: it needs two different answers)"
-        if revealing and run.blind is not None:
-            from hexai_nvim.surfaces.ask_blind import reveal_words
+        all_bad = action == "all_bad"
+        if revealing and run.blind is not None:  # one short line: the names, ✓ the choice
+            from hexai_nvim.arena.record import reveal_words
 
-            tail += " · " + reveal_words(labels(run), run.blind, chosen)
-        rt.notify(f"hexai: vote: {what}{tail}", INFO)
+            words = reveal_words(labels(run), run.blind.perm, None if all_bad else chosen)
+            what = f"all bad · {words}" if all_bad else words
+        else:
+            what = "every answer is bad" if all_bad else f"{run.vote} is the best"
+        notes = [] if previous is None else ["replaces your earlier vote"]
+        if not recorded:
+            notes.append("not recorded: it needs two different answers")
+        rt.notify(f"hexai: vote: {what}" + (f" ({'; '.join(notes)})" if notes else ""), INFO)
     return bool(recorded)
 
 

@@ -23,7 +23,8 @@ be shown:
 
 After the reveal (a vote, or "all bad") the same updates pass whole, with
 the index still the shown slot (the view keeps its order) and the label
-``<letter>: <label>``. :func:`reveal_words` is the one short message.
+``<letter>: <label>``. :func:`hexai_nvim.arena.record.reveal_words` is the one
+short message.
 """
 
 from __future__ import annotations
@@ -121,11 +122,3 @@ class BlindAsk:
         return shown, out
 
 
-def reveal_words(labels: Sequence[str], blind: BlindAsk, chosen: int | None) -> str:
-    """``A = qwen, B = llama (your choice), C = mistral``: ``labels`` by entry
-    index, ``chosen`` the entry voted best (None: all bad)."""
-    parts = []
-    for shown, real in enumerate(blind.perm):
-        mark = " (your choice)" if real == chosen else ""
-        parts.append(f"{letter(shown)} = {labels[real]}{mark}")
-    return ", ".join(parts)

@@ -98,7 +98,7 @@ end
 function M.notify(msg, level)
   level = level or vim.log.levels.INFO
   require('hexai.rpc').when_idle(function()
-    if level <= vim.log.levels.INFO and H.builtin_notify() then msg = H.fit(msg) end
+    if level <= vim.log.levels.INFO and H.typing() and H.builtin_notify() then msg = H.fit(msg) end
     vim.notify(msg, level, { title = 'hexai' })
   end)
 end
@@ -121,8 +121,15 @@ function H.builtin_notify()
   return info ~= nil and (info.source or ''):find('vim/_editor.lua', 1, true) ~= nil
 end
 
+--- Insert or Replace mode: a "Press ENTER" prompt would stop the typing.
+function H.typing()
+  local mode = vim.api.nvim_get_mode().mode
+  return mode:sub(1, 1) == 'i' or mode:sub(1, 1) == 'R'
+end
+
 --- A one-line notice cut to the echo area, so it never stops the person
---- typing with "Press ENTER" (warnings and errors are shown whole).
+--- typing with "Press ENTER" (warnings and errors are shown whole, and
+--- outside Insert mode everything is).
 function H.fit(msg)
   if msg:find('\n') then return msg end
   local room = vim.v.echospace

@@ -221,9 +221,9 @@ def test_blind_mode_hides_names_and_timings_until_the_choice(
     chosen = rec["candidates"][rec["chosen"][0]]["label"]
     b_text = next(e["text"] for e in shown if e["label"] == "B")
     assert "return " + b_text in "\n".join(nvim.nvim.current.buffer[:])
-    message = nvim.wait_for(lambda: "hexai arena:" in nvim.messages() and nvim.messages(),
+    message = nvim.wait_for(lambda: " = " in nvim.messages() and nvim.messages(),
                             timeout=10, what="the reveal")
-    assert f"B = {chosen} (your choice)" in message
+    assert f"B = {chosen} ✓" in message
     assert "fast" in message and "slow" in message and "mid" in message
 
 
@@ -256,3 +256,6 @@ def test_ask_vote_key_and_yank_record_preferences(nvim: NvimSession, sim: Any) -
     nvim.nvim.input("V")  # all bad: nothing chosen
     nvim.wait_for(lambda: outcomes(nvim)[-1]["action"] == "all_bad", timeout=10, what="all bad")
     assert outcomes(nvim)[-1]["chosen"] == []
+    assert "vote: every answer is bad (replaces your earlier vote)" in nvim.wait_for(
+        lambda: "every answer" in nvim.messages() and nvim.messages(), timeout=10, what="message")
+    assert "second is the best (replaces" not in nvim.messages()  # the first vote said nothing

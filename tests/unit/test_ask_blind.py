@@ -5,7 +5,8 @@ from __future__ import annotations
 import random
 from collections import Counter
 
-from hexai_nvim.surfaces.ask_blind import HIDDEN_ERROR, BlindAsk, blind_name, reveal_words
+from hexai_nvim.arena.record import reveal_words
+from hexai_nvim.surfaces.ask_blind import HIDDEN_ERROR, BlindAsk, blind_name
 
 
 def final(index: int, **kw: object) -> dict[str, object]:
@@ -53,9 +54,9 @@ def test_after_the_reveal_updates_pass_whole_in_their_shown_slot() -> None:
 
 def test_reveal_words_name_every_letter_and_mark_the_choice() -> None:
     blind = BlindAsk([2, 0, 1])
-    words = reveal_words(["qwen", "llama", "mistral"], blind, chosen=0)
-    assert words == "A = mistral, B = qwen (your choice), C = llama"
-    assert "your choice" not in reveal_words(["a", "b", "c"], blind, chosen=None)
+    words = reveal_words(["qwen", "llama", "mistral"], blind.perm, chosen=0)
+    assert words == "A = mistral, B = qwen ✓, C = llama"
+    assert "✓" not in reveal_words(["a", "b", "c"], blind.perm, chosen=None)
     assert blind_name(27) == "Answer #28"
 
 
