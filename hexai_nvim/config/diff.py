@@ -110,7 +110,11 @@ def flatten(config: Config) -> dict[str, str]:
         "engine.breaker_cooldown_ms": _show(engine.breaker_cooldown_ms),
         **{f"ignore.{key}": _show(getattr(config.ignore, key))
            for key in ("gitignore", "extra_patterns", "lsp_notify_ignored")},
+        **{f"arena.{key}": _show(getattr(config.arena, key))
+           for key in ("blind", "store_text", "record", "provisional_battles")},
     }
+    for model, (cost_in, cost_out) in sorted(config.arena.prices.items()):
+        values[f"arena.prices.{model}"] = f"{_show(cost_in)}/{_show(cost_out)}"
     for key in sorted(config.ui):
         values[f"ui.{key}"] = _show(config.ui[key])
     for name in MODEL_LISTS:

@@ -143,3 +143,46 @@ def test_a_secret_that_changed_behind_its_mask_is_reported_without_values(
     for secret in old_secrets + new_secrets:
         for i in range(len(secret) - 5):
             assert secret[i : i + 6] not in shown
+
+
+def test_every_setting_of_every_section_shows_in_a_reload_diff() -> None:
+    # A key missing from the diff reads "no changes detected" although the
+    # change takes effect ([arena] blind did). Change each field of each
+    # settings section alone: the diff must name it.
+    import dataclasses
+    from types import MappingProxyType
+    from typing import Any
+
+    def other(value: Any) -> Any:
+        if isinstance(value, bool):
+            return not value
+        if isinstance(value, (int, float)):
+            return value + 7
+        if isinstance(value, str):
+            return value + "-x"
+        if isinstance(value, tuple):
+            return (*value, "x")
+        if isinstance(value, MappingProxyType | dict):
+            return MappingProxyType({**value, "m": (1.0, 2.0)})
+        raise AssertionError(f"no other value for {value!r}")
+
+    base = default_config()
+    for section in ("general", "completion", "engine", "arena", "ignore"):
+        settings = getattr(base, section)
+        for f in dataclasses.fields(settings):
+            changed = dataclasses.replace(
+                base, **{section: dataclasses.replace(settings, **{f.name: other(
+                    getattr(settings, f.name))})})
+            assert diff_configs(base, changed, dotted=True), f"{section}.{f.name} not in the diff"
+    for name in ("default_provider", "stats_window_minutes"):
+        changed = dataclasses.replace(base, **{name: other(getattr(base, name))})
+        assert diff_configs(base, changed), name
+
+
+def test_an_arena_change_is_reported() -> None:
+    import dataclasses
+
+    base = default_config()
+    blind = dataclasses.replace(base, arena=dataclasses.replace(base.arena, blind=True))
+    assert format_reload_diff(base, blind) == (
+        "Reloaded config (1 change):\n- arena.blind: false → true")
