@@ -447,7 +447,10 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     root = Path(tempfile.mkdtemp(prefix="hexai-demo-"))
     try:
-        with SimThread(SimState(replies=demo_answers.reply)) as sim:
+        # The simulator lists the demo's models from the start, as a real server
+        # lists what it serves (else :HexaiConfigCheck warns "not in the list").
+        served = (LOCAL_MODEL, CLOUD_MODEL, LOCAL_ASK_MODEL, CLOUD_ASK_MODEL, CODE_ACTION_MODEL)
+        with SimThread(SimState(served, replies=demo_answers.reply)) as sim:
             ws = prepare(root, sim.url, debounce_ms=150 if interactive else 40, hint=interactive)
             if interactive:
                 return run_interactive(ws)

@@ -188,14 +188,14 @@ def static_report(
         add(OK, "the configuration is valid", section)
 
     # -- warnings
-    section = "Warnings"
+    section = "Config warnings"
     warnings = list(error.warnings if error is not None else config.warnings)
     _actions, action_problems = custom_actions(config.prompts)
     warnings.extend(f"{p.path}: {p.message} (action ignored)" for p in action_problems)
     for warning in warnings:
         add(WARN, warning, section)
     if not warnings:
-        add(OK, "no warnings", section)
+        add(OK, "the configuration loaded without warnings", section)
 
     # -- entries
     section = "Entries"
@@ -452,7 +452,8 @@ def summary(lines: Sequence[CheckLine]) -> CheckLine:
     errors = sum(1 for line in lines if line.level == ERROR)
     warnings = sum(1 for line in lines if line.level == WARN)
     if errors:
-        return CheckLine(ERROR, f"{errors} error(s), {warnings} warning(s)", "Summary")
+        return CheckLine(ERROR, f"{errors} error(s), {warnings} warning(s) in all sections",
+                         "Summary")
     if warnings:
-        return CheckLine(WARN, f"no errors, {warnings} warning(s)", "Summary")
+        return CheckLine(WARN, f"no errors, {warnings} warning(s) in all sections", "Summary")
     return CheckLine(OK, "everything looks fine", "Summary")

@@ -106,6 +106,10 @@ def test_checkhealth_runs_without_lua_errors(tmp_path: Path, manifest: Path, sim
         assert "openai:checkok: one-token round trip" in text
         assert "dead:nothing: unreachable" in text
         assert SECRET not in text and SECRET[:10] not in text
+        # The summary counts the errors shown, and is not one more of them.
+        counted = re.search(r"(\d+) error\(s\)", text)
+        assert counted and int(counted.group(1)) == text.count("ERROR") - 1, text
+        assert not re.search(r"❌.*error\(s\)", text)
     finally:
         nvim.close()
 

@@ -154,7 +154,8 @@ def test_targets_are_distinct_provider_models_with_their_users() -> None:
 
 def test_summary_counts_levels() -> None:
     assert summary([CheckLine(OK, "a"), CheckLine(WARN, "b")]).level == WARN
-    assert summary([CheckLine(ERROR, "a"), CheckLine(WARN, "b")]).text == "1 error(s), 1 warning(s)"
+    assert summary([CheckLine(ERROR, "a"), CheckLine(WARN, "b")]).text == (
+        "1 error(s), 1 warning(s) in all sections")
     assert summary([CheckLine(OK, "a")]).level == OK
 
 
