@@ -191,7 +191,9 @@ def test_neovim_stays_responsive_while_an_entry_is_slow(
     start(nvim, sim, tmp_path, "e2e-quick+ttft=0", "e2e-sluggish+ttft=8000")
     nvim.nvim.input("Areturn ")
     nvim.wait_for(lambda: (ghost(nvim) or {}).get("selected") == "local", what="fast entry")
-    assert sim.state.active >= 1  # the slow one is still streaming nothing
+    # The slow one is on its way, streaming nothing (its request may reach the
+    # simulator after the fast answer: its server's context is probed first).
+    assert sim.state.wait_for(lambda s: s.active >= 1, timeout=5)
     samples = []
     deadline = time.monotonic() + 1.0
     while time.monotonic() < deadline:
