@@ -77,6 +77,13 @@ function M.open(sections, layout, opts)
   H.view.layout = M.resolve_layout(layout, #sections, H.view.opts.min_column_width)
   H.windows()
   M.render_all()
+  -- A new ask starts at the top (the buffers stay between asks, and a window
+  -- opened on one again would go back to where the last ask was left).
+  for _, win in ipairs(H.view.wins) do
+    if H.ours(win) then
+      vim.api.nvim_win_call(win, function() vim.fn.winrestview({ lnum = 1, col = 0, topline = 1 }) end)
+    end
+  end
   if not was_open and H.view.opts.hint then H.echo_hint(H.view.opts.hint) end
 end
 
@@ -334,6 +341,14 @@ function H.header(sec, buf)
 end
 
 --- Text width of a window that shows `buf` (nil when none does).
+--- Cells a scoreboard line has (nil when the scoreboard has no window).
+function H.score_width()
+  local win = H.view.score_win
+  if not (win and vim.api.nvim_win_is_valid(win)) then return nil end
+  local info = vim.fn.getwininfo(win)[1]
+  return vim.api.nvim_win_get_width(win) - ((info and info.textoff) or 0)
+end
+
 function H.text_width(buf)
   for _, win in ipairs(H.view.wins) do
     if vim.api.nvim_win_is_valid(win) and vim.api.nvim_win_get_buf(win) == buf then
@@ -456,6 +471,7 @@ function H.render_scoreboard()
     end
   end
   local lines, marks = {}, {}
+  local room = H.score_width()
   for i, row in ipairs(cells) do
     local sec = v.sections[i]
     local text, spans = '', {}
@@ -481,7 +497,9 @@ function H.render_scoreboard()
       local stop = type(sec.score) == 'table' and sec.score.stop
       if stop and stop ~= vim.NIL and sec.status ~= 'cancelled' then add(stop, 'HexaiError') end
     end
-    lines[i] = (text:gsub('%s+$', ''))
+    -- Cut to the window, ending in "…" (it does not wrap; an error's whole
+    -- text is in its answer's block).
+    lines[i] = H.clip((text:gsub('%s+$', '')), room)
     marks[i] = spans
   end
   H.set_lines(buf, 0, -1, lines)

@@ -87,6 +87,16 @@ def test_three_entries_at_80x24_show_every_label_state_and_the_fastest(ui: NvimS
     assert row_with(screen, "what does f do?", "★ fastest", "? keys"), text  # the legend
     assert st["fastest"] == totals.index(min(totals)) + 1
     assert "HTTP 401" in broken, text
+    # The scoreboard never runs past its window: a long error ends in "…".
+    ui.resize_ui(56, 24)
+    ui.lua("require('hexai.ask_view').render_all()")
+    score_width = ui.lua("return vim.api.nvim_win_get_width(...)", st["view"]["score_win"])
+    board = ui.lua("return vim.api.nvim_buf_get_lines(..., 0, -1, false)", st["view"]["score_buf"])
+    assert all(ui.lua("return vim.fn.strdisplaywidth(...)", row) <= score_width for row in board), (
+        score_width, board)
+    assert board[2].endswith("…") and "HTTP 401: Invalid" in board[2], board
+    ui.resize_ui(80, 24)
+    ui.lua("require('hexai.ask_view').render_all()")
     # The question is shown once, in the scoreboard's winbar, not per window.
     assert text.count("what does f do?") == 1, text
     # Header lines are cut to their window, never wrapped into the text.

@@ -321,3 +321,18 @@ def test_asking_again_from_the_view_keeps_the_buffer_the_answers_go_to(ui: NvimS
     ui.feed("p")
     ui.wait_for(lambda: "second answer" in ui.lua(
         "return vim.api.nvim_buf_get_lines(..., 0, -1, false)", source), what="inserted")
+
+
+def test_a_new_ask_opens_at_the_top_where_the_last_one_was_left_at_the_end(
+    ui: NvimSession,
+) -> None:
+    begin(ui)
+    update(ui, 0, {"status": "ok", "append": "line\n" * 60})
+    update(ui, 1, {"status": "ok", "append": "more\n" * 60})
+    ui.nvim.input("G")
+    assert ui.lua("return vim.fn.line('.')") > 60
+    ui.nvim.input("q")
+    ui.wait_for(lambda: not ui.lua("return require('hexai.ask_view').is_open()"), what="closed")
+    begin(ui, run_id=2)
+    ui.wait_for(lambda: ui.lua("return vim.b.hexai_ask") or None, what="the view again")
+    assert ui.lua("return { vim.fn.line('.'), vim.fn.line('w0') }") == [1, 1]
