@@ -203,8 +203,16 @@ def _money(value: float | None) -> str:
     return f"${value:.2f}"
 
 
-def format_board(board: Board, *, title: str = "") -> str:
-    """Leaderboard table, a bar chart of the scores and the position bias found."""
+def _cut(text: str, width: int) -> str:
+    return text if len(text) <= width else text[: width - 1] + "…"
+
+
+def format_board(board: Board, *, title: str = "", width: int | None = None) -> str:
+    """Leaderboard table, a bar chart of the scores and the position bias found.
+
+    A model is named by its label, with its ``provider:model`` key only where
+    two rows share a label. With ``width`` the model column is cut (``…``) so
+    the table fits that many cells."""
     lines = [title] if title else []
     if not board.rows:
         lines.append("no arena outcomes yet: use completion with two or more models, or vote")
@@ -212,6 +220,8 @@ def format_board(board: Board, *, title: str = "") -> str:
         return "\n".join(lines)
     header = ("model", "score", "±95%", "wins/battles", "accept", "p50", "cost/acc")
     table = [header]
+    shared = {label for label in (r.label for r in board.rows)
+              if sum(1 for o in board.rows if o.label == label) > 1}
     for r in board.rows:
         score = "-" if r.score is None else f"{r.score:.0f}" + ("?" if r.provisional else "")
         pm = "-" if r.score_pm is None else f"±{r.score_pm:.0f}"
@@ -224,10 +234,16 @@ def format_board(board: Board, *, title: str = "") -> str:
             )
         p50 = "-" if r.p50_ms is None else f"{r.p50_ms:.0f} ms"
         table.append(
-            (r.label if r.label == r.key else f"{r.label} ({r.key})", score, pm,
+            (f"{r.label} ({r.key})" if r.label in shared and r.label != r.key else r.label,
+             score, pm,
              f"{r.wins}/{r.battles}", accept, p50, _money(r.cost_per_accept))
         )
     widths = [max(len(row[i]) for row in table) for i in range(len(header))]
+    if width is not None:
+        over = sum(widths) + 2 * (len(widths) - 1) - width
+        if over > 0:
+            widths[0] = max(len(header[0]), widths[0] - over, 12)
+            table = [(_cut(row[0], widths[0]), *row[1:]) for row in table]
     for row in table:
         cells = [row[0].ljust(widths[0])] + [
             c.rjust(w) for c, w in zip(row[1:], widths[1:], strict=True)

@@ -44,9 +44,9 @@ def arena_board(config: Config, *, days: float | None = None, now: float | None 
     )
 
 
-def arena_text(board: Board, days: float | None) -> str:
+def arena_text(board: Board, days: float | None, width: int | None = None) -> str:
     span = "all time" if days is None else f"last {days:g} days"
-    return format_board(board, title=f"arena leaderboard ({span})")
+    return format_board(board, title=f"arena leaderboard ({span})", width=width)
 
 
 def arena_json(board: Board, days: float | None, path: str) -> dict[str, Any]:

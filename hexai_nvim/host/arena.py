@@ -242,11 +242,13 @@ def arena_show(rt: Runtime, payload: Payload) -> None:
     """Open (or refresh) the ``:HexaiStats`` view with the leaderboard."""
     days = _days(payload)
     config = rt.config
+    width = payload.get("width") if isinstance(payload, dict) else None
+    fit = width if isinstance(width, int) and not isinstance(width, bool) and width > 0 else None
 
     async def go() -> None:
         from hexai_nvim.arena.report import arena_board, arena_text
 
         board = await asyncio.to_thread(arena_board, config, days=days)
-        rt.lua(LUA_MODULE, "show", arena_text(board, days).split("\n"))
+        rt.lua(LUA_MODULE, "show", arena_text(board, days, fit).split("\n"))
 
     rt.spawn(go(), what="arena leaderboard")

@@ -25,7 +25,8 @@ local H = {}
 --- `:HexaiStats [days]`: ask the host for the leaderboard (drawn by show()).
 function M.stats(days)
   H.days = days
-  return require('hexai.rpc').notify('arena.show', { days = days })
+  -- The table is cut to fit the screen (the view opens full width).
+  return require('hexai.rpc').notify('arena.show', { days = days, width = vim.o.columns - 1 })
 end
 
 --- Show the leaderboard's lines in the stats view (one per tab page, reused).

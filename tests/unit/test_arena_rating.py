@@ -153,3 +153,22 @@ def test_the_board_text_has_a_table_bars_and_the_position_bias() -> None:
     assert "wins/battles" in text and "█" in text
     assert "position bias" in text and "slot 2 is chosen" in text
     assert text.splitlines()[1].startswith("best")  # the strongest model first
+
+
+def test_the_board_names_keys_only_for_shared_labels_and_fits_a_width() -> None:
+    outcomes = voters(60)
+    # Two keys that share one label (a demo's two simulated variants of one model).
+    twin = [Outcome(ts=1e6 + i, id=f"t{i}", surface="ask", action="vote", chosen=(0,),
+                    candidates=(Candidate.of_text("sim:a+ttft=1", "same", 0, f"x{i}", visible=True,
+                                                  status="ok"),
+                                Candidate.of_text("sim:a+ttft=9", "same", 1, f"y{i}", visible=True,
+                                                  status="ok")))
+            for i in range(3)]
+    text = format_board(build_board(outcomes + twin))
+    assert "same (sim:a+ttft=1)" in text and "same (sim:a+ttft=9)" in text
+    assert "best (p:best)" not in text and "\nbest " in text  # a unique label alone
+    narrow = format_board(build_board(outcomes + twin), width=76)
+    table = narrow.splitlines()[:1 + len(build_board(outcomes + twin).rows)]
+    assert all(len(line) <= 76 for line in table), table
+    assert any("…" in line for line in table)
+    assert format_board(build_board(outcomes), width=500) == format_board(build_board(outcomes))
