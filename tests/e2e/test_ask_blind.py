@@ -102,6 +102,7 @@ def test_blind_view_shows_letters_and_hides_names_timings_and_error_texts_until_
     assert sorted(letters.values()) == ["llama-big", "mistral-x", "qwen-coder"], line
     voted = letters["ABC"[pick]]
     assert f"{'ABC'[pick]} = {voted} ✓" in line and line.count("✓") == 1
+    assert len(line) < 80  # one line: no hit-enter prompt in an 80-column terminal
 
     def revealed() -> Any:
         st = state(nvim)
@@ -216,3 +217,33 @@ def test_the_export_file_passes_the_scrubber(nvim: NvimSession, sim: Any, tmp_pa
         sim.state.replies = saved
     assert "## one" in md and "use " in md
     assert key not in md and key[:12] not in md
+
+
+def test_a_vote_while_an_entry_runs_reveals_it_too_and_a_retry_is_blind_again(
+    nvim: NvimSession, sim: Any
+) -> None:
+    start_blind(nvim, sim, (("fast-one", "v-fast"), ("slow-one", "v-slow+ttft=1500")))
+    nvim.nvim.command("HexaiAsk quick or slow?")
+
+    def fast_done() -> Any:
+        st = state(nvim)
+        done = [i for i, s in enumerate(st["sections"]) if s["status"] == "ok"] if st else []
+        return done if len(done) == 1 else None
+
+    (fast,) = nvim.wait_for(fast_done, timeout=20, what="the fast answer")
+    slow = 1 - fast
+    assert state(nvim)["sections"][slow]["status"] in ("pending", "streaming")
+    nvim.lua("require('hexai.ask').vote(...)", fast + 1)
+    st = nvim.wait_for(lambda: (s := state(nvim)) and s["blind"] is False and s, timeout=10,
+                       what="the reveal")
+    letters = "AB"
+    assert st["sections"][fast]["label"] == f"{letters[fast]}: fast-one"
+    assert st["sections"][slow]["label"] == f"{letters[slow]}: slow-one"  # named while running
+    nvim.wait_for(lambda: finished(nvim), timeout=20, what="the slow answer")
+    late = state(nvim)["sections"][slow]
+    assert late["label"] == f"{letters[slow]}: slow-one" and "ttft " in late["stats"]
+    # Asking again shuffles again, and hides again.
+    nvim.nvim.command("HexaiAskRetry")
+    st = nvim.wait_for(lambda: (s := state(nvim)) and s["id"] != st["id"] and s, timeout=10,
+                       what="the retry")
+    assert st["blind"] is True and [s["label"] for s in st["sections"]] == ["Answer A", "Answer B"]
