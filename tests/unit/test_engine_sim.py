@@ -155,7 +155,10 @@ async def test_cancel_one_entry_closes_only_its_connection(sim: SimThread, state
     assert stuck.error is not None and stuck.error.kind is ErrorKind.CANCELLED
     assert fine.ok and fine.text
     assert state.disconnects == 1
-    assert state.requests_for("fine")[0].finished
+    # The simulator marks a request finished once its write returns, which can be
+    # just after the client has read the answer's end: wait for the mark.
+    assert await state.async_wait_for(lambda s: s.requests_for("fine")[0].finished)
+    assert state.disconnects == 1
 
 
 async def test_rate_limit_is_retried_after_retry_after(sim: SimThread, state: SimState) -> None:
