@@ -227,6 +227,53 @@ def test_blind_mode_hides_names_and_timings_until_the_choice(
     assert "fast" in message and "slow" in message and "mid" in message
 
 
+def drawn(nvim: NvimSession) -> tuple[list[str], int, int, int]:
+    """The screen as the UI got it, the drawn cursor's row and the window's
+    first and last text rows. No :redraw, which scrolls to the cursor itself."""
+    rows, cursor, top, bottom = nvim.lua("""
+      local out = {}
+      for r = 1, vim.o.lines do
+        local s = ''
+        for c = 1, vim.o.columns do s = s .. vim.fn.screenstring(r, c) end
+        out[#out + 1] = s
+      end
+      local top = vim.fn.win_screenpos(0)[1]
+      return { out, vim.fn.screenrow(), top, top + vim.fn.winheight(0) - 1 }
+    """)
+    return list(rows), int(cursor), int(top), int(bottom)
+
+
+def test_blind_answers_at_the_window_bottom_keep_the_typed_line_in_view(
+    nvim: NvimSession, sim: Any, tmp_path: Path
+) -> None:
+    # The report: 80x24, the last line on the last row, `y = 2<Enter>` twice.
+    start_completion(nvim, sim, tmp_path, [("fast", "bb-f+ttft=0+tokens=10"),
+                                           ("slow", "bb-s+ttft=120+tokens=10")],
+                     arena="\n[arena]\nblind = true\n")
+    nvim.attach_ui(80, 24)
+    indent = " " * 11
+    nvim.nvim.current.buffer[:] = [f"x{i} = {i}" for i in range(28)] + [indent]
+    nvim.nvim.command("normal! G$")
+    assert nvim.lua("return vim.fn.winline() == vim.fn.winheight(0)")
+    nvim.nvim.input("A")
+    for line in (30, 31):
+        nvim.nvim.input("y = 2<CR>")
+        nvim.wait_for(lambda n=line: nvim.lua("return vim.fn.line('.')") == n, what="the new line")
+        shown = all_done(nvim, 2)
+        selected = nvim.lua("return require('hexai.ghost').snapshot().selected")
+        rows, cursor, top, bottom = nvim.wait_for(
+            lambda tag=f"[{selected}]": (d := drawn(nvim)) and tag in "".join(d[0]) and d,
+            what="the suggestions drawn")
+        text = "\n".join(rows)
+        # The cursor is drawn inside the window, on the line being typed (its label at the end).
+        assert top <= cursor <= bottom, text
+        assert f"[{selected}]" in rows[cursor - 1], text
+        assert nvim.lua("return vim.fn.winline() <= vim.fn.winheight(0)"), text
+        # The line typed above it and every entry are in view.
+        assert indent + "y = 2" in text
+        for e in shown:
+            assert f"[{e['label']}]" in text, text
+
 # ---------------------------------------------------------------------------
 # The ask view: the vote keys, yank and put
 # ---------------------------------------------------------------------------
