@@ -244,22 +244,28 @@ def any_table() -> Validator:
     return check
 
 
-def string_table(*, secret: bool = False) -> Validator:
-    shown = describe_kind if secret else describe
+def _table_of(kind: type, one: str, many: str, shown: Callable[[Any], str]) -> Validator:
+    """A table whose keys are strings and whose values are ``kind``; each bad
+    value is its own error at its key (``expected a string, got 3``)."""
 
-    def check(value: Any) -> dict[str, str]:
+    def check(value: Any) -> dict[str, Any]:
         if not isinstance(value, Mapping):
-            raise vol.Invalid(f"expected a table of strings, got {shown(value)}")
+            raise vol.Invalid(f"expected a table of {many}, got {shown(value)}")
         errors = [
-            vol.Invalid(f"expected a string, got {shown(item)}", path=[key])
+            vol.Invalid(f"expected {one}, got {shown(item)}", path=[key])
             for key, item in value.items()
-            if not isinstance(key, str) or not isinstance(item, str)
+            if not isinstance(key, str) or not isinstance(item, kind)
         ]
         if errors:
             raise vol.MultipleInvalid(errors)
         return dict(value)
 
     return check
+
+
+def string_table(*, secret: bool = False) -> Validator:
+    """``{name = "text"}``; with ``secret`` a bad value is described, never shown."""
+    return _table_of(str, "a string", "strings", describe_kind if secret else describe)
 
 
 def looks_like_key(value: str) -> bool:
@@ -385,20 +391,7 @@ UI_FIELDS: Mapping[str, Validator] = {
 
 def bool_table() -> Validator:
     """``{name = true/false}`` (``[ui.completion] filetypes``)."""
-
-    def check(value: Any) -> dict[str, bool]:
-        if not isinstance(value, Mapping):
-            raise vol.Invalid(f"expected a table of true/false, got {describe(value)}")
-        errors = [
-            vol.Invalid(f"expected true or false, got {describe(item)}", path=[key])
-            for key, item in value.items()
-            if not isinstance(key, str) or not isinstance(item, bool)
-        ]
-        if errors:
-            raise vol.MultipleInvalid(errors)
-        return dict(value)
-
-    return check
+    return _table_of(bool, "true or false", "true/false", describe)
 
 
 def key_table(names: Collection[str]) -> Validator:
