@@ -150,18 +150,6 @@ function H.where()
   return { vim.api.nvim_get_current_buf(), cursor[1], cursor[2], vim.api.nvim_get_current_line() }
 end
 
---- The text from the trigger's anchor to the cursor, or nil when the cursor is elsewhere.
-function H.typed(t)
-  if vim.api.nvim_get_current_buf() ~= t.buf or not vim.api.nvim_buf_is_valid(t.buf) then
-    return nil
-  end
-  local cursor = vim.api.nvim_win_get_cursor(0)
-  local row, col = cursor[1] - 1, cursor[2]
-  if row < t.row or (row == t.row and col < t.col) or row - t.row > 200 then return nil end
-  local ok, parts = pcall(vim.api.nvim_buf_get_text, t.buf, t.row, t.col, row, col, {})
-  return ok and table.concat(parts, '\n') or nil
-end
-
 --- Decide a tracker's outcome if it can be: `phase` 'close' (the menu just
 --- closed), 'watch' (typing after it closed), 'final' (decide now).
 function H.settle(t, phase)
@@ -169,7 +157,8 @@ function H.settle(t, phase)
   local action, chosen = t.action, t.chosen
   if not action then
     -- Out of Insert mode the cursor stepped back: what was typed when it ended.
-    local typed = vim.fn.mode():sub(1, 1) == 'i' and H.typed(t) or t.last_typed
+    local typed = vim.fn.mode():sub(1, 1) == 'i' and require('hexai.ghost').typed_since(t)
+      or t.last_typed
     local best = nil
     for index, text in pairs(t.texts) do
       if typed and text ~= '' and vim.startswith(typed, text) and (not best or #text > #t.texts[best]) then
@@ -209,7 +198,7 @@ function H.watch()
     group = H.group,
     callback = function()
       for _, t in ipairs(vim.tbl_keys(H.live)) do
-        t.last_typed = H.typed(t)
+        t.last_typed = require('hexai.ghost').typed_since(t)
         if t.phase == 'watch' then H.settle(t, 'watch') end
       end
     end,

@@ -302,19 +302,7 @@ end
 
 -- Helper functionality ========================================================
 
---- `text` cut to `width` display cells, ending in "…" when cut.
-function H.clip(text, width)
-  if not width or vim.fn.strdisplaywidth(text) <= width then return text end
-  if width <= 1 then return width == 1 and '…' or '' end
-  local n = vim.fn.strchars(text)
-  local out = ''
-  for k = 0, n - 1 do
-    local next_out = out .. vim.fn.strcharpart(text, k, 1)
-    if vim.fn.strdisplaywidth(next_out) > width - 1 then break end
-    out = next_out
-  end
-  return out .. '…'
-end
+H.clip = require('hexai').clip
 
 --- The state as shown: `error (auth)`, `truncated (timeout)`, `done` ...
 function H.state_label(sec)

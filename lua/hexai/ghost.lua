@@ -65,7 +65,7 @@ function M.update(snapshot)
       st.arrival[#st.arrival + 1] = i
     end
   end
-  local typed = H.typed_text(st)
+  local typed = M.typed_since(st)
   if typed == nil then return M.clear() end
   st.typed = typed
   H.ensure_selection(st)
@@ -105,7 +105,7 @@ function M.visible() return H.state ~= nil or H.space ~= nil end
 function M.typed_through(buf)
   local st = H.state
   if not st or st.buf ~= buf then return false end
-  local typed = H.typed_text(st)
+  local typed = M.typed_since(st)
   if not typed or typed == '' then return false end
   local function fits(i)
     local e = st.entries[i]
@@ -224,15 +224,18 @@ function H.has_text(e)
   return (e.status == 'ok' or e.status == 'streaming') and (e.text or '') ~= ''
 end
 
---- Text between the anchor and the cursor, or nil when the cursor is elsewhere.
-function H.typed_text(st)
-  if not vim.api.nvim_buf_is_valid(st.buf) or vim.api.nvim_get_current_buf() ~= st.buf then
+--- Text between an anchor (`{ buf, row, col }`, 0-based) and the cursor, or
+--- nil when the cursor is elsewhere (also used by hexai.arena for the menus).
+function M.typed_since(anchor)
+  if not vim.api.nvim_buf_is_valid(anchor.buf) or vim.api.nvim_get_current_buf() ~= anchor.buf then
     return nil
   end
   local cursor = vim.api.nvim_win_get_cursor(0)
   local row, col = cursor[1] - 1, cursor[2]
-  if row < st.row or (row == st.row and col < st.col) or row - st.row > 200 then return nil end
-  local ok, parts = pcall(vim.api.nvim_buf_get_text, st.buf, st.row, st.col, row, col, {})
+  if row < anchor.row or (row == anchor.row and col < anchor.col) or row - anchor.row > 200 then
+    return nil
+  end
+  local ok, parts = pcall(vim.api.nvim_buf_get_text, anchor.buf, anchor.row, anchor.col, row, col, {})
   if not ok then return nil end
   return table.concat(parts, '\n')
 end
@@ -428,7 +431,7 @@ function H.report(st)
   local action, chosen = st.action, st.chosen
   if not action then
     -- Typed by hand exactly as suggested, else the suggestions went unused.
-    local typed = H.typed_text(st)
+    local typed = M.typed_since(st)
     for i, e in pairs(st.entries) do
       if typed and typed ~= '' and H.has_text(e) and e.text == typed and st.slots[i] then
         action, chosen = 'typed', i

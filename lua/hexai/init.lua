@@ -103,6 +103,18 @@ function M.notify(msg, level)
   end)
 end
 
+--- `text` cut to `width` display cells, ending in "…" when cut (no `width`:
+--- whole). The one clip of every view (notices, menus, the ask view).
+function M.clip(text, width)
+  if not width or vim.fn.strdisplaywidth(text) <= width then return text end
+  if width <= 1 then return width == 1 and '…' or '' end
+  local cut = vim.fn.strcharpart(text, 0, width - 1)
+  while vim.fn.strdisplaywidth(cut) > width - 1 do
+    cut = vim.fn.strcharpart(cut, 0, vim.fn.strchars(cut) - 1)
+  end
+  return cut .. '…'
+end
+
 --- Statusline text: entries in flight and last latencies (see :help hexai-statusline).
 function M.status()
   -- Statuslines run at every redraw from start-up on: before completion's
@@ -131,14 +143,8 @@ end
 --- typing with "Press ENTER" (warnings and errors are shown whole, and
 --- outside Insert mode everything is).
 function H.fit(msg)
-  if msg:find('\n') then return msg end
-  local room = vim.v.echospace
-  if room < 12 or vim.fn.strdisplaywidth(msg) <= room then return msg end
-  local cut = vim.fn.strcharpart(msg, 0, room - 1)
-  while vim.fn.strdisplaywidth(cut) > room - 1 do
-    cut = vim.fn.strcharpart(cut, 0, vim.fn.strchars(cut) - 1)
-  end
-  return cut .. '…'
+  if msg:find('\n') or vim.v.echospace < 12 then return msg end
+  return M.clip(msg, vim.v.echospace)
 end
 
 --- What the first trigger of a new session needs before the host answers.

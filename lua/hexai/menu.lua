@@ -227,9 +227,6 @@ function H.autocmds()
 end
 
 
-function H.shorten(text, width)
-  if vim.fn.strchars(text) <= width then return text end
-  return vim.fn.strcharpart(text, 0, width - 1) .. '…'
-end
+H.shorten = require('hexai').clip
 
 return M
