@@ -17,7 +17,9 @@ $(STAMP): pyproject.toml
 demo: $(STAMP)
 	$(BIN)/python -m hexai_nvim.demo
 
-test: $(STAMP) real-server $(WHEELS)/.done
+# The real lazy.nvim, nvim-cmp, cmp-buffer and blink.cmp of the e2e tests: ../shared/vendor
+# when it is there (as in CI), else cloned there at their pinned commits (needs GitHub).
+test: $(STAMP) real-server $(WHEELS)/.done vendor
 	$(BIN)/python -m pytest
 
 # Wheels of pynvim and the runtime dependencies, for the install tests: they build a
