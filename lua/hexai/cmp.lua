@@ -90,7 +90,9 @@ function M:complete(params, callback)
       local items = M.items(snapshot, typed)
       -- An empty answer resets nvim-cmp's request: only send one at the end.
       if #items > shown and #items > 0 then
-        send(items, false)
+        -- Incomplete while entries are still on their way: nvim-cmp asks again
+        -- rather than keep a list that is still growing as final.
+        send(items, not snapshot.done)
       elseif snapshot.done and calls == 0 then
         send(items, false)
       end
